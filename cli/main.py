@@ -1,0 +1,44 @@
+"""The ``conveyor`` command group: logging set-up and error handling for every command.
+
+Exit codes: 0 ok, 1 failure (a one-line message, no traceback), 2 usage error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from conveyor import __version__
+from conveyor.cli.broker import broker
+from conveyor.cli.demo import demo
+from conveyor.cli.registry import registry
+from conveyor.cli.up import up
+from conveyor.exceptions import ConveyorError
+from conveyor.logs import configure_logging
+
+__all__ = ["main"]
+
+
+class _Group(click.Group):
+    """Turns conveyor's own errors into click's one-line ``Error: ...`` and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConveyorError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group)
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.version_option(__version__, prog_name="conveyor")
+def main(verbose: int) -> None:
+    """conveyor: a Web-Queue-Worker system on Apache Kafka."""
+    configure_logging(verbose)
+
+
+main.add_command(broker)
+main.add_command(registry)
+main.add_command(up)
+main.add_command(demo)

@@ -1,0 +1,178 @@
+"""conveyor's settings: environment variables over the YAML file over defaults.
+
+The YAML file is the one named by ``CONVEYOR_CONFIG``. Environment variables use
+the ``CONVEYOR_`` prefix with ``__`` between levels (``CONVEYOR_KAFKA__SASL_USERNAME``),
+and the names the Kafka ecosystem already uses are honoured as they are:
+``KAFKA_BOOTSTRAP_SERVERS``, ``KAFKA_SASL_PASSWORD``, ``SCHEMA_REGISTRY_URL`` ...
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from conveyor.config.exceptions import ConfigError
+from conveyor.config.streams import StreamDeclaration, load_streams
+
+__all__ = ["KafkaSettings", "RegistrySettings", "Settings", "load_settings"]
+
+CONFIG_ENV = "CONVEYOR_CONFIG"
+
+
+class KafkaSettings(BaseModel):
+    """How every Kafka client of conveyor connects; see :meth:`librdkafka_config`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    # Any other librdkafka property, by its dotted name, for every client.
+    client_config: dict[str, str] = Field(default_factory=dict)
+
+    def librdkafka_config(self) -> dict[str, str]:
+        """The librdkafka properties shared by every producer, consumer and admin client.
+
+        Field names map to librdkafka's dotted keys (``sasl_username`` → ``sasl.username``),
+        so SASL and SSL settings reach every client without being hand-mapped one by one.
+        """
+        config: dict[str, str] = {}
+        for name in type(self).model_fields:
+            if name == "client_config":
+                continue
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            config[name.replace("_", ".")] = str(value)
+        config.update(self.client_config)
+        return config
+
+
+class RegistrySettings(BaseModel):
+    """Where the Confluent-compatible schema registry is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = "http://127.0.0.1:8081"
+    basic_auth_user_info: SecretStr | None = None
+
+    def client_config(self) -> dict[str, str]:
+        """The config dict confluent-kafka's ``SchemaRegistryClient`` takes."""
+        config = {"url": self.url}
+        if self.basic_auth_user_info is not None:
+            config["basic.auth.user.info"] = self.basic_auth_user_info.get_secret_value()
+        return config
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "conveyor"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "conveyor"
+
+
+class Settings(BaseSettings):
+    """Everything conveyor reads from its environment, frozen once loaded."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    schema_registry: RegistrySettings = RegistrySettings()
+    # Local state of `conveyor broker` and `conveyor up` (broker data, pids, logs).
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Downloaded artifacts (the Kafka runtime resolved by Maven); safe to delete.
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    database_url: str = "sqlite:///conveyor.db"
+    streams: dict[str, StreamDeclaration] = Field(default_factory=load_streams)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _EcosystemEnv(settings_cls),
+            _YamlFile(settings_cls),
+        )
+
+
+# The un-prefixed names Kafka tooling (and our docker-compose file) already use.
+_ECOSYSTEM_PREFIXES = {"kafka": "KAFKA_", "schema_registry": "SCHEMA_REGISTRY_"}
+
+
+class _EcosystemEnv(PydanticBaseSettingsSource):
+    """``KAFKA_<FIELD>`` and ``SCHEMA_REGISTRY_<FIELD>``, below the ``CONVEYOR_`` names."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads whole sections at once
+
+    def __call__(self) -> dict[str, Any]:
+        sections: dict[str, Any] = {}
+        for section, prefix in _ECOSYSTEM_PREFIXES.items():
+            model = Settings.model_fields[section].annotation
+            assert isinstance(model, type) and issubclass(model, BaseModel)
+            for name in model.model_fields:
+                value = os.environ.get(prefix + name.upper())
+                if value is not None:
+                    sections.setdefault(section, {})[name] = value
+        return sections
+
+
+class _YamlFile(PydanticBaseSettingsSource):
+    """The YAML file named by ``CONVEYOR_CONFIG``, if any."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get(CONFIG_ENV)
+        if not path:
+            return {}
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"{CONFIG_ENV}={path}: cannot read it ({exc.strerror})") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{CONFIG_ENV}={path}: not valid YAML ({exc})") from exc
+        if loaded is None:
+            return {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{CONFIG_ENV}={path}: expected a mapping at the top level")
+        return loaded
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load the settings, turning validation failures into one readable :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,93 @@
+"""Starting, finding and stopping the JVM processes of the local stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from conveyor.infra.exceptions import PortInUseError
+
+__all__ = ["ensure_ports_free", "is_running", "kill", "spawn", "stop", "tail"]
+
+
+def ensure_ports_free(ports: Sequence[int]) -> None:
+    """Raise :class:`PortInUseError` for the first port something already listens on."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # Without SO_REUSEADDR a port in TIME_WAIT from our own last run counts as free,
+            # which is what the JVM (which sets it) will see too.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                raise PortInUseError(port) from None
+
+
+def spawn(argv: Sequence[str], log: Path, cwd: Path) -> int:
+    """Start ``argv`` detached from our session (it outlives the CLI), output to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc.pid
+
+
+def is_running(pid: int, marker: str) -> bool:
+    """Whether ``pid`` is alive *and* still ours: its command line contains ``marker``.
+
+    Checking the command line keeps a recycled pid from passing for our process.
+    """
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # A zombie (state Z) has exited; it only waits for its parent to reap it.
+    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+        return False
+    # While a process execs (the java launcher may re-exec itself) its command line
+    # reads empty for a moment: alive, not yet recognisable.
+    return not cmdline or marker.encode() in cmdline
+
+
+def stop(pid: int, marker: str, timeout: float = 30.0) -> bool:
+    """SIGTERM ``pid``, SIGKILL it if it outlives ``timeout``; True if it had to be killed."""
+    if not is_running(pid, marker):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not is_running(pid, marker):
+            return False
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    while is_running(pid, marker):
+        time.sleep(0.05)
+    return True
+
+
+def kill(pid: int, marker: str) -> None:
+    """SIGKILL ``pid`` and wait until it is gone: a crash, on purpose."""
+    if is_running(pid, marker):
+        os.kill(pid, signal.SIGKILL)
+    while is_running(pid, marker):
+        time.sleep(0.05)
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a log file, or '' if there is none yet."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,160 @@
+"""Apicurio Registry on 127.0.0.1, storing its schemas in the Kafka cluster.
+
+Apicurio serves the Confluent Schema Registry API at ``/apis/ccompat/v7``, so
+confluent-kafka's ``SchemaRegistryClient``, serializers and any other Confluent
+client use it unchanged. Its ``kafkasql`` storage keeps every schema in a Kafka
+topic of the cluster it serves, as Confluent's registry does with ``_schemas``:
+the schema ids inside messages live and die with the messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from conveyor.infra import processes
+from conveyor.infra.exceptions import InfraError, NotRunningError, StartupError
+from conveyor.infra.maven import java_executable, resolve
+
+__all__ = ["APICURIO_VERSION", "LocalRegistry"]
+
+log = logging.getLogger(__name__)
+
+# 3.0.x is the newest Apicurio line whose classes run on Java 17 (3.1+ needs 21).
+APICURIO_VERSION = "3.0.9"
+_ARTIFACT = f"io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all"
+_RUNNER = f"apicurio-registry-app-{APICURIO_VERSION}-runner.jar"
+# The Confluent API; Apicurio's own API lives beside it under /apis/registry.
+CCOMPAT_PATH = "/apis/ccompat/v7"
+STATE_FILE = "registry.json"
+
+
+class LocalRegistry:
+    """One registry process whose state file lives in ``data_dir``."""
+
+    def __init__(self, data_dir: Path, cache_dir: Path, bootstrap_servers: str,
+                 port: int = 8081) -> None:  # fmt: skip
+        self.data_dir = data_dir.resolve()
+        self.cache_dir = cache_dir
+        self.bootstrap_servers = bootstrap_servers
+        self.port = port
+        self.pid: int | None = None
+
+    @classmethod
+    def recorded(cls, data_dir: Path, cache_dir: Path) -> LocalRegistry:
+        try:
+            state = json.loads((data_dir / STATE_FILE).read_text())
+        except FileNotFoundError:
+            raise NotRunningError(f"no local schema registry recorded in {data_dir}") from None
+        registry = cls(data_dir, cache_dir, state["bootstrap_servers"], state["port"])
+        registry.pid = state["pid"]
+        return registry
+
+    @property
+    def url(self) -> str:
+        """What ``SCHEMA_REGISTRY_URL`` should be for Confluent clients."""
+        return f"http://127.0.0.1:{self.port}{CCOMPAT_PATH}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "registry.log"
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None and processes.is_running(self.pid, self._marker)
+
+    @property
+    def _marker(self) -> str:
+        return f"-Dconveyor.registry.dir={self.data_dir}"
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the registry, wait until it answers, and make BACKWARD the default."""
+        if self.running:
+            raise InfraError(f"the registry in {self.data_dir} is already running")
+        processes.ensure_ports_free([self.port])
+        java = java_executable()
+        home = _resolve_apicurio(self.cache_dir)
+        argv = [
+            java, "-Xms128m", "-Xmx512m", self._marker,
+            f"-Dquarkus.http.host=127.0.0.1", f"-Dquarkus.http.port={self.port}",
+            "-Dapicurio.storage.kind=kafkasql",
+            f"-Dapicurio.kafkasql.bootstrap.servers={self.bootstrap_servers}",
+            "-jar", str(home / _RUNNER),
+        ]  # fmt: skip
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.pid = processes.spawn(argv, self.log_file, cwd=self.data_dir)
+        self._save()
+        self._wait_ready(timeout)
+        # Confluent's registry defaults to BACKWARD, Apicurio to no check at all.
+        self._request("PUT", "/config", {"compatibility": "BACKWARD"})
+        log.info("schema registry ready url=%s pid=%d", self.url, self.pid)
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the registry; True if it had to be killed."""
+        if self.pid is None:
+            raise NotRunningError(f"no local schema registry recorded in {self.data_dir}")
+        killed = processes.stop(self.pid, self._marker, timeout)
+        (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+        self.pid = None
+        return killed
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.running:
+                raise StartupError(
+                    f"the schema registry exited during startup: "
+                    f"{processes.tail(self.log_file, 3).strip()[-300:]}",
+                    [self.log_file],
+                )
+            try:
+                self._request("GET", "/subjects")
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise StartupError(
+                        f"the schema registry did not answer within {timeout:.0f}s",
+                        [self.log_file],
+                    ) from None
+                time.sleep(0.5)
+            else:
+                return
+
+    def _request(self, method: str, path: str, body: object = None) -> object:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - a fixed http:// URL on loopback
+            self.url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            return json.loads(response.read() or b"null")
+
+    def _save(self) -> None:
+        state = {"pid": self.pid, "port": self.port, "bootstrap_servers": self.bootstrap_servers}
+        (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _resolve_apicurio(cache_dir: Path) -> Path:
+    def unpack(out: Path) -> None:
+        archive = out / "apicurio.tar.gz"
+        with tarfile.open(archive) as tar:
+            tar.extractall(out, filter="data")
+        archive.unlink()
+
+    return resolve(
+        f"apicurio-registry-{APICURIO_VERSION}",
+        cache_dir,
+        # Plugin 2.8 on purpose: its `get` fetches the archive alone, while newer
+        # versions insist on the parent pom, which Maven Central does not carry.
+        lambda out: [
+            "org.apache.maven.plugins:maven-dependency-plugin:2.8:get",
+            "-Dtransitive=false", f"-Dartifact={_ARTIFACT}", f"-Ddest={out / 'apicurio.tar.gz'}",
+        ],
+        finish=unpack,
+    )  # fmt: skip

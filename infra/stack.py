@@ -1,0 +1,58 @@
+"""The local stack as one unit: a Kafka cluster and a schema registry, started as needed.
+
+Anything already configured (``KAFKA_BOOTSTRAP_SERVERS``, ``SCHEMA_REGISTRY_URL``)
+is used as it is; only what is missing is started, and only what was started
+here is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from conveyor.config import Settings
+from conveyor.infra.kafka import LocalCluster
+from conveyor.infra.registry import LocalRegistry
+
+__all__ = ["local_stack", "stack_env"]
+
+log = logging.getLogger(__name__)
+
+
+def stack_env(settings: Settings) -> dict[str, str]:
+    """The environment variables that point another shell at this stack."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
+    }
+
+
+@contextmanager
+def local_stack(settings: Settings, data_dir: Path, nodes: int = 1) -> Iterator[Settings]:
+    """Start whatever of Kafka and the registry ``settings`` do not already point at.
+
+    Yields ``settings`` pointed at the running stack.
+    """
+    with ExitStack() as started:
+        bootstrap = settings.kafka.bootstrap_servers
+        if "bootstrap_servers" not in settings.kafka.model_fields_set:
+            cluster = LocalCluster(data_dir / "kafka", settings.cache_dir, nodes=nodes)
+            cluster.start()
+            started.callback(cluster.stop)
+            bootstrap = cluster.bootstrap_servers
+        registry_url = settings.schema_registry.url
+        if "url" not in settings.schema_registry.model_fields_set:
+            registry = LocalRegistry(data_dir / "registry", settings.cache_dir, bootstrap)
+            registry.start()
+            started.callback(registry.stop)
+            registry_url = registry.url
+        yield settings.model_copy(
+            update={
+                "kafka": settings.kafka.model_copy(update={"bootstrap_servers": bootstrap}),
+                "schema_registry": settings.schema_registry.model_copy(
+                    update={"url": registry_url}
+                ),
+            }
+        )
