@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -49,7 +50,16 @@ def _round_trip(
     config: Settings, stream: StreamDeclaration, records: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Produce ``records`` keyed by the stream's key, then read exactly those back."""
-    registry = registry_client(config.schema_registry)
+    with registry_client(config.schema_registry) as registry:
+        return _produce_and_read_back(config, stream, records, registry)
+
+
+def _produce_and_read_back(
+    config: Settings,
+    stream: StreamDeclaration,
+    records: list[dict[str, Any]],
+    registry: SchemaRegistryClient,
+) -> list[dict[str, Any]]:
     serialize = AvroSerializer(registry, stream.schema_path.read_text())
     deserialize = AvroDeserializer(registry)
     context = SerializationContext(stream.topic, MessageField.VALUE)
@@ -76,8 +86,6 @@ def _round_trip(
             "enable.auto.commit": "false",
         }
     )
-    from confluent_kafka import TopicPartition
-
     consumer.assign([TopicPartition(stream.topic, p, o) for p, o in landed.items()])
     wanted = {r["event_id"] for r in records}
     out = []

@@ -28,6 +28,11 @@ def ensure_ports_free(ports: Sequence[int]) -> None:
                 raise PortInUseError(port) from None
 
 
+# Children started by this process, kept so they are reaped when they exit (and so
+# Popen does not warn that it was dropped while its process still ran).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def spawn(argv: Sequence[str], log: Path, cwd: Path) -> int:
     """Start ``argv`` detached from our session (it outlives the CLI), output to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +45,7 @@ def spawn(argv: Sequence[str], log: Path, cwd: Path) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _children[proc.pid] = proc
     return proc.pid
 
 
@@ -48,6 +54,10 @@ def is_running(pid: int, marker: str) -> bool:
 
     Checking the command line keeps a recycled pid from passing for our process.
     """
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        del _children[pid]
+        return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         stat = Path(f"/proc/{pid}/stat").read_text()

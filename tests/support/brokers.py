@@ -1,0 +1,96 @@
+"""Where the test suite's Kafka and schema registry come from.
+
+In order: ``KAFKA_BOOTSTRAP_SERVERS`` if set; a testcontainers broker where a Docker
+engine answers; otherwise conveyor's own local launcher. Under ``CI=true`` a test
+that cannot get a broker fails; elsewhere it is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from conveyor.exceptions import ConveyorError
+from conveyor.infra.kafka import LocalCluster
+from conveyor.infra.registry import LocalRegistry
+from support.ports import free_port_block
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> None:
+    """Fail under CI, skip elsewhere: CI must never pass without a broker."""
+    if IN_CI:
+        pytest.fail(f"CI=true and no Kafka for this test: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def cache_dir() -> Path:
+    # The same cache the CLI uses, so a developer's machine resolves Kafka once.
+    from conveyor.config import load_settings
+
+    return load_settings().cache_dir
+
+
+@contextmanager
+def local_cluster(root: Path, nodes: int) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(root, cache_dir(), nodes=nodes,
+                           port=free_port_block(nodes, with_controllers=True))  # fmt: skip
+    try:
+        cluster.start()
+    except ConveyorError as exc:
+        unavailable(f"cannot start a local {nodes}-node Kafka: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _docker_answers() -> bool:
+    docker = shutil.which("docker")
+    if docker is None:
+        return False
+    try:
+        return subprocess.run([docker, "info"], capture_output=True, timeout=10,
+                              check=False).returncode == 0  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return False
+
+
+@contextmanager
+def kafka_bootstrap(root: Path) -> Iterator[str]:
+    """Bootstrap servers of a single broker for the session."""
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        yield configured
+    elif _docker_answers():
+        from testcontainers.community.kafka import KafkaContainer
+
+        with KafkaContainer("confluentinc/cp-kafka:8.1.0").with_kraft() as container:
+            yield container.get_bootstrap_server()
+    else:
+        with local_cluster(root, nodes=1) as cluster:
+            yield cluster.bootstrap_servers
+
+
+@contextmanager
+def registry_url(root: Path, bootstrap_servers: str) -> Iterator[str]:
+    configured = os.environ.get("SCHEMA_REGISTRY_URL")
+    if configured:
+        yield configured
+        return
+    registry = LocalRegistry(root, cache_dir(), bootstrap_servers, port=free_port_block(1))
+    try:
+        registry.start()
+    except ConveyorError as exc:
+        unavailable(f"cannot start the local schema registry: {exc}")
+    try:
+        yield registry.url
+    finally:
+        registry.stop()
