@@ -21,10 +21,20 @@ def broker() -> None:
 
 
 @broker.command()
-@click.option("--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True,
-              help="One node, or a three-node quorum (RF 3, min ISR 2).")  # fmt: skip
-@click.option("--port", type=int, default=9092, show_default=True,
-              help="Port of the first broker; the others take the next ones.")  # fmt: skip
+@click.option(
+    "--nodes",
+    type=click.Choice(["1", "3"]),
+    default="1",
+    show_default=True,
+    help="One node, or a three-node quorum (RF 3, min ISR 2).",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=9092,
+    show_default=True,
+    help="Port of the first broker; the others take the next ones.",
+)
 @data_dir_option
 def start(nodes: str, port: int, data_dir: Path | None) -> None:
     """Start the cluster and wait until every node is in its metadata."""

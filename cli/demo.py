@@ -38,7 +38,9 @@ def demo(nodes: str, data_dir: Path | None, keep: bool) -> None:
         stream = running.streams["orders"]
         ensure_topics(running.kafka, [stream])
         orders = sample_orders(5, datetime.now(UTC), seed=uuid.uuid4().int)
-        note(f"sending {len(orders)} orders as Avro to topic {stream.topic!r} and reading them back")
+        note(
+            f"sending {len(orders)} orders as Avro to topic {stream.topic!r} and reading them back"
+        )
         for record in _round_trip(running, stream, orders):
             click.echo(json.dumps(record, default=str))
         if keep:

@@ -15,9 +15,12 @@ from conveyor.infra.stack import local_stack, stack_env
 __all__ = ["nodes_option", "up", "wait_for_stop"]
 
 nodes_option = click.option(
-    "--nodes", type=click.Choice(["1", "3"]), default="1", show_default=True,
+    "--nodes",
+    type=click.Choice(["1", "3"]),
+    default="1",
+    show_default=True,
     help="Kafka nodes to start when KAFKA_BOOTSTRAP_SERVERS is not set.",
-)  # fmt: skip
+)
 
 
 def wait_for_stop() -> None:

@@ -23,7 +23,10 @@ from pydantic_settings import (
 from conveyor.config.exceptions import ConfigError
 from conveyor.config.streams import StreamDeclaration, load_streams
 
-__all__ = ["KafkaSettings", "RegistrySettings", "Settings", "load_settings"]
+__all__ = ["ClientConfig", "KafkaSettings", "RegistrySettings", "Settings", "load_settings"]
+
+# A librdkafka configuration, as confluent-kafka's clients take it.
+ClientConfig = dict[str, str | int | float | bool]
 
 CONFIG_ENV = "CONVEYOR_CONFIG"
 
@@ -42,13 +45,13 @@ class KafkaSettings(BaseModel):
     # Any other librdkafka property, by its dotted name, for every client.
     client_config: dict[str, str] = Field(default_factory=dict)
 
-    def librdkafka_config(self) -> dict[str, str]:
+    def librdkafka_config(self) -> ClientConfig:
         """The librdkafka properties shared by every producer, consumer and admin client.
 
         Field names map to librdkafka's dotted keys (``sasl_username`` → ``sasl.username``),
         so SASL and SSL settings reach every client without being hand-mapped one by one.
         """
-        config: dict[str, str] = {}
+        config: ClientConfig = {}
         for name in type(self).model_fields:
             if name == "client_config":
                 continue
@@ -122,21 +125,23 @@ class Settings(BaseSettings):
         )
 
 
-# The un-prefixed names Kafka tooling (and our docker-compose file) already use.
-_ECOSYSTEM_PREFIXES = {"kafka": "KAFKA_", "schema_registry": "SCHEMA_REGISTRY_"}
-
-
 class _EcosystemEnv(PydanticBaseSettingsSource):
-    """``KAFKA_<FIELD>`` and ``SCHEMA_REGISTRY_<FIELD>``, below the ``CONVEYOR_`` names."""
+    """``KAFKA_<FIELD>`` and ``SCHEMA_REGISTRY_<FIELD>``, below the ``CONVEYOR_`` names.
+
+    These are the names Kafka tooling (and our docker-compose file) already use.
+    """
+
+    _SECTIONS: tuple[tuple[str, type[BaseModel], str], ...] = (
+        ("kafka", KafkaSettings, "KAFKA_"),
+        ("schema_registry", RegistrySettings, "SCHEMA_REGISTRY_"),
+    )
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         raise NotImplementedError  # __call__ reads whole sections at once
 
     def __call__(self) -> dict[str, Any]:
         sections: dict[str, Any] = {}
-        for section, prefix in _ECOSYSTEM_PREFIXES.items():
-            model = Settings.model_fields[section].annotation
-            assert isinstance(model, type) and issubclass(model, BaseModel)
+        for section, model, prefix in self._SECTIONS:
             for name in model.model_fields:
                 value = os.environ.get(prefix + name.upper())
                 if value is not None:

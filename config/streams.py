@@ -79,9 +79,11 @@ class StreamDeclaration(BaseModel):
 
 def load_streams(path: Path | None = None) -> dict[str, StreamDeclaration]:
     """Read stream declarations from ``path``, by default the packaged ``streams.yaml``."""
-    text = path.read_text() if path else resources.files("conveyor.config").joinpath(
-        "streams.yaml"
-    ).read_text()
+    text = (
+        path.read_text()
+        if path
+        else resources.files("conveyor.config").joinpath("streams.yaml").read_text()
+    )
     raw = yaml.safe_load(text) or {}
     streams = raw.get("streams", raw)
     if not isinstance(streams, dict):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from conveyor.config import KafkaSettings
+from conveyor.config import ClientConfig, KafkaSettings
 
 __all__ = ["producer_config"]
 
 
-def producer_config(kafka: KafkaSettings, **overrides: str) -> dict[str, str]:
+def producer_config(kafka: KafkaSettings, **overrides: str) -> ClientConfig:
     """Durable, ordered, Java-compatible producing; ``overrides`` win (librdkafka keys)."""
     return {
         **kafka.librdkafka_config(),

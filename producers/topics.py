@@ -21,7 +21,9 @@ def ensure_topics(kafka: KafkaSettings, streams: Iterable[StreamDeclaration]) ->
     admin = AdminClient(kafka.librdkafka_config())
     # replication_factor -1: the broker's default.replication.factor decides (3 on a
     # three-node cluster, 1 on one node), as does min.insync.replicas.
-    wanted = [NewTopic(s.topic, num_partitions=s.partitions, replication_factor=-1) for s in streams]
+    wanted = [
+        NewTopic(s.topic, num_partitions=s.partitions, replication_factor=-1) for s in streams
+    ]
     created = []
     for topic, future in admin.create_topics(wanted, request_timeout=30).items():
         try:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
+from support import brokers
 
 from conveyor.config import Settings, load_settings
-from support import brokers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -55,8 +55,12 @@ def unique() -> Callable[[str], str]:
 def make_topic(bootstrap_servers: str, unique: Callable[[str], str]) -> Callable[..., str]:
     """Create a topic with a unique name on the session broker; returns its name."""
 
-    def _make(prefix: str = "t", partitions: int = 3, servers: str = bootstrap_servers,
-              replication_factor: int = -1) -> str:  # fmt: skip
+    def _make(
+        prefix: str = "t",
+        partitions: int = 3,
+        servers: str = bootstrap_servers,
+        replication_factor: int = -1,
+    ) -> str:
         name = unique(prefix)
         admin = AdminClient({"bootstrap.servers": servers})
         topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)

@@ -195,11 +195,22 @@ class LocalCluster:
         if (node.directory / "data" / "meta.properties").exists():
             return
         result = subprocess.run(
-            [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-             "--cluster-id", self._cluster_id, "--config", str(node.config_file),
-             "--ignore-formatted"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                java,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--cluster-id",
+                self._cluster_id,
+                "--config",
+                str(node.config_file),
+                "--ignore-formatted",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             format_log = node.directory / "logs" / "format.log"
             format_log.write_text(result.stdout + result.stderr)
@@ -217,8 +228,12 @@ class LocalCluster:
             str(node.config_file),
         ]
         self._pids[node.node_id] = processes.spawn(argv, node.stdout_file, cwd=node.directory)
-        log.info("started kafka node %d pid=%d port=%d", node.node_id,
-                 self._pids[node.node_id], node.port)  # fmt: skip
+        log.info(
+            "started kafka node %d pid=%d port=%d",
+            node.node_id,
+            self._pids[node.node_id],
+            node.port,
+        )
 
     def _running(self, node: NodeSpec) -> bool:
         pid = self._pids.get(node.node_id)
@@ -230,7 +245,7 @@ class LocalCluster:
         admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
         try:
             metadata = admin.list_topics(timeout=2)
-        except Exception:  # noqa: BLE001 - any failure here means "not ready yet"
+        except Exception:
             return set()
         return set(metadata.brokers)
 

@@ -24,8 +24,11 @@ def kafka_classpath(cache_dir: Path) -> str:
         f"kafka-{kafka_version()}-{digest}",
         cache_dir,
         lambda out: [
-            "-f", str(KAFKA_POM), "dependency:copy-dependencies",
-            "-DincludeScope=runtime", f"-DoutputDirectory={out}",
+            "-f",
+            str(KAFKA_POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={out}",
         ],
-    )  # fmt: skip
+    )
     return f"{libs}/*"

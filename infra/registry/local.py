@@ -37,8 +37,9 @@ STATE_FILE = "registry.json"
 class LocalRegistry:
     """One registry process whose state file lives in ``data_dir``."""
 
-    def __init__(self, data_dir: Path, cache_dir: Path, bootstrap_servers: str,
-                 port: int = 8081) -> None:  # fmt: skip
+    def __init__(
+        self, data_dir: Path, cache_dir: Path, bootstrap_servers: str, port: int = 8081
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.cache_dir = cache_dir
         self.bootstrap_servers = bootstrap_servers
@@ -80,12 +81,17 @@ class LocalRegistry:
         java = java_executable()
         home = _resolve_apicurio(self.cache_dir)
         argv = [
-            java, "-Xms128m", "-Xmx512m", self._marker,
-            f"-Dquarkus.http.host=127.0.0.1", f"-Dquarkus.http.port={self.port}",
+            java,
+            "-Xms128m",
+            "-Xmx512m",
+            self._marker,
+            "-Dquarkus.http.host=127.0.0.1",
+            f"-Dquarkus.http.port={self.port}",
             "-Dapicurio.storage.kind=kafkasql",
             f"-Dapicurio.kafkasql.bootstrap.servers={self.bootstrap_servers}",
-            "-jar", str(home / _RUNNER),
-        ]  # fmt: skip
+            "-jar",
+            str(home / _RUNNER),
+        ]
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.pid = processes.spawn(argv, self.log_file, cwd=self.data_dir)
         self._save()
@@ -154,7 +160,9 @@ def _resolve_apicurio(cache_dir: Path) -> Path:
         # versions insist on the parent pom, which Maven Central does not carry.
         lambda out: [
             "org.apache.maven.plugins:maven-dependency-plugin:2.8:get",
-            "-Dtransitive=false", f"-Dartifact={_ARTIFACT}", f"-Ddest={out / 'apicurio.tar.gz'}",
+            "-Dtransitive=false",
+            f"-Dartifact={_ARTIFACT}",
+            f"-Ddest={out / 'apicurio.tar.gz'}",
         ],
         finish=unpack,
-    )  # fmt: skip
+    )

@@ -16,20 +16,26 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, Producer
-
 from support.waiting import wait_for
 
 
 def consume_values(bootstrap_servers: str, topic: str, expected: int, group: str) -> list[bytes]:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap_servers, "group.id": group,
-        "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-    })  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
     consumer.subscribe([topic])
     values: list[bytes] = []
     try:
-        wait_for(lambda: _poll_into(consumer, values) >= expected, timeout=60,
-                 what=f"{expected} records on {topic}")  # fmt: skip
+        wait_for(
+            lambda: _poll_into(consumer, values) >= expected,
+            timeout=60,
+            what=f"{expected} records on {topic}",
+        )
         consumer.commit(asynchronous=False)
     finally:
         consumer.close()
@@ -38,8 +44,9 @@ def consume_values(bootstrap_servers: str, topic: str, expected: int, group: str
 
 def _poll_into(consumer: Consumer, values: list[bytes]) -> int:
     for msg in consumer.consume(500, timeout=0.5):
-        if not msg.error():
-            values.append(msg.value())
+        value = msg.value()
+        if not msg.error() and value is not None:
+            values.append(value)
     return len(values)
 
 
@@ -47,8 +54,9 @@ def test_confluent_kafka_commits_a_transaction_and_consumes_it_in_a_group(
     bootstrap_servers: str, make_topic: Callable[..., str]
 ) -> None:
     topic = make_topic("txn")
-    producer = Producer({"bootstrap.servers": bootstrap_servers,
-                         "transactional.id": f"smoke-{uuid.uuid4()}"})  # fmt: skip
+    producer = Producer(
+        {"bootstrap.servers": bootstrap_servers, "transactional.id": f"smoke-{uuid.uuid4()}"}
+    )
     producer.init_transactions(30)
     producer.begin_transaction()
     for i in range(10):
@@ -69,16 +77,21 @@ def test_aiokafka_produces_and_consumes_in_a_group(
     topic = make_topic("aio")
 
     async def scenario() -> list[bytes]:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all",
-                                    enable_idempotence=True)  # fmt: skip
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
+        )
         await producer.start()
         try:
             for i in range(20):
                 await producer.send_and_wait(topic, f"aio-{i}".encode(), key=str(i).encode())
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap_servers,
-                                    group_id=f"g-{topic}", auto_offset_reset="earliest")  # fmt: skip
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap_servers,
+            group_id=f"g-{topic}",
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         values: list[bytes] = []
         try:
@@ -114,10 +127,23 @@ def test_a_faust_worker_consumes_in_a_group_and_produces(
     }
     with (tmp_path / "worker.log").open("w") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "faust_echo_app", "--datadir", str(tmp_path),
-             "worker", "--without-web", "-l", "warn"],
-            env=env, stdout=subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "faust",
+                "-A",
+                "faust_echo_app",
+                "--datadir",
+                str(tmp_path),
+                "worker",
+                "--without-web",
+                "-l",
+                "warn",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
         try:
             values = consume_values(bootstrap_servers, sink, 30, group=f"g-{sink}")
         finally:

@@ -14,8 +14,12 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 
 def record(*fields: dict[str, Any]) -> Schema:
-    schema = {"type": "record", "name": "Payment", "namespace": "test",
-              "fields": [{"name": "id", "type": "string"}, *fields]}  # fmt: skip
+    schema = {
+        "type": "record",
+        "name": "Payment",
+        "namespace": "test",
+        "fields": [{"name": "id", "type": "string"}, *fields],
+    }
     return Schema(json.dumps(schema), "AVRO")
 
 
@@ -50,8 +54,10 @@ def test_avro_serializer_and_deserializer_round_trip_through_the_registry(
     client: SchemaRegistryClient, unique: Callable[[str], str]
 ) -> None:
     topic = unique("payments")
-    schema = record({"name": "cents", "type": "long"}, {"name": "tags", "type": {
-        "type": "array", "items": "string"}, "default": []})  # fmt: skip
+    schema = record(
+        {"name": "cents", "type": "long"},
+        {"name": "tags", "type": {"type": "array", "items": "string"}, "default": []},
+    )
     serialize = AvroSerializer(client, schema.schema_str)
     deserialize = AvroDeserializer(client)
     context = SerializationContext(topic, MessageField.VALUE)

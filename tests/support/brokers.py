@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from testcontainers.community.kafka import KafkaContainer
 
+from conveyor.config import load_settings
 from conveyor.exceptions import ConveyorError
 from conveyor.infra.kafka import LocalCluster
 from conveyor.infra.registry import LocalRegistry
@@ -33,15 +35,14 @@ def unavailable(reason: str) -> None:
 
 def cache_dir() -> Path:
     # The same cache the CLI uses, so a developer's machine resolves Kafka once.
-    from conveyor.config import load_settings
-
     return load_settings().cache_dir
 
 
 @contextmanager
 def local_cluster(root: Path, nodes: int) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(root, cache_dir(), nodes=nodes,
-                           port=free_port_block(nodes, with_controllers=True))  # fmt: skip
+    cluster = LocalCluster(
+        root, cache_dir(), nodes=nodes, port=free_port_block(nodes, with_controllers=True)
+    )
     try:
         cluster.start()
     except ConveyorError as exc:
@@ -57,8 +58,12 @@ def _docker_answers() -> bool:
     if docker is None:
         return False
     try:
-        return subprocess.run([docker, "info"], capture_output=True, timeout=10,
-                              check=False).returncode == 0  # fmt: skip
+        return (
+            subprocess.run(
+                [docker, "info"], capture_output=True, timeout=10, check=False
+            ).returncode
+            == 0
+        )
     except subprocess.TimeoutExpired:
         return False
 
@@ -70,8 +75,6 @@ def kafka_bootstrap(root: Path) -> Iterator[str]:
     if configured:
         yield configured
     elif _docker_answers():
-        from testcontainers.community.kafka import KafkaContainer
-
         with KafkaContainer("confluentinc/cp-kafka:8.1.0").with_kraft() as container:
             yield container.get_bootstrap_server()
     else:

@@ -1,0 +1,47 @@
+# One command each for people and CI. `make demo` and `make test` set everything
+# up on a fresh machine: a virtualenv with conveyor, and (on first use) Apache
+# Kafka and the schema registry resolved from Maven Central into ~/.cache/conveyor.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test pytest lint format typecheck install clean
+
+$(BIN)/conveyor: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/conveyor
+
+demo: install
+	$(BIN)/conveyor demo
+
+# The whole suite: lint, types, then every test (integration tests against a real
+# broker). The long chaos runs are left out; select them with PYTEST_ARGS='-m long'.
+test: lint typecheck pytest
+
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# The repository root is the `conveyor` package; mypy finds it by that name through
+# a link, so module names match the installed package. Tests are checked as the
+# top-level modules pytest imports them as.
+typecheck: install
+	@mkdir -p .typecheck && ln -sfn .. .typecheck/conveyor
+	MYPYPATH=.typecheck $(BIN)/mypy -p conveyor --exclude '/tests/'
+	MYPYPATH=.typecheck/conveyor/tests:.typecheck $(BIN)/mypy --explicit-package-bases .typecheck/conveyor/tests
+
+clean:
+	rm -rf $(VENV) .typecheck .mypy_cache .ruff_cache .pytest_cache
