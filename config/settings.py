@@ -142,10 +142,13 @@ class _EcosystemEnv(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         sections: dict[str, Any] = {}
         for section, model, prefix in self._SECTIONS:
-            for name in model.model_fields:
-                value = os.environ.get(prefix + name.upper())
-                if value is not None:
-                    sections.setdefault(section, {})[name] = value
+            for name, field in model.model_fields.items():
+                value: Any = os.environ.get(prefix + name.upper())
+                if value is None:
+                    continue
+                if self.field_is_complex(field):  # dicts come as JSON, as in pydantic-settings
+                    value = self.decode_complex_value(name, field, value)
+                sections.setdefault(section, {})[name] = value
         return sections
 
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from conveyor.config.exceptions import ConfigError
 
@@ -96,4 +103,8 @@ def parse_stream(name: str, spec: Any) -> StreamDeclaration:
         return spec
     if not isinstance(spec, dict):
         raise ConfigError(f"stream {name!r}: expected a mapping")
-    return StreamDeclaration.model_validate({"name": name, **spec})
+    try:
+        return StreamDeclaration.model_validate({"name": name, **spec})
+    except ValidationError as exc:
+        problems = "; ".join(err["msg"] for err in exc.errors())
+        raise ConfigError(f"stream {name!r}: {problems}") from exc

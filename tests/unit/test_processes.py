@@ -1,0 +1,53 @@
+"""Finding, recognising and stopping the launcher's processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conveyor.infra import processes
+from conveyor.infra.exceptions import PortInUseError
+
+
+def test_a_port_something_listens_on_is_reported_in_use() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        with pytest.raises(PortInUseError, match=f"port {port} "):
+            processes.ensure_ports_free([port])
+
+
+def test_a_spawned_process_is_recognised_by_its_marker_and_stopped(tmp_path: Path) -> None:
+    marker = f"marker-{uuid.uuid4()}"
+    pid = processes.spawn(
+        [sys.executable, "-c", "import time; time.sleep(60)", marker],
+        tmp_path / "out.log",
+        cwd=tmp_path,
+    )
+
+    assert processes.is_running(pid, marker)
+    assert not processes.is_running(pid, "another-marker")
+    assert processes.stop(pid, marker, timeout=10) is False  # exited on SIGTERM
+    assert not processes.is_running(pid, marker)
+
+
+def test_a_process_that_ignores_sigterm_is_killed_after_the_bound(tmp_path: Path) -> None:
+    marker = f"stubborn-{uuid.uuid4()}"
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    pid = processes.spawn([sys.executable, "-c", code, marker], tmp_path / "out.log", tmp_path)
+    time.sleep(0.5)  # let it install its handler; what we test is what happens after
+
+    assert processes.stop(pid, marker, timeout=1) is True
+    assert not processes.is_running(pid, marker)
+
+
+def test_our_own_pid_without_the_marker_is_not_mistaken_for_a_broker() -> None:
+    assert not processes.is_running(os.getpid(), f"kafka-{uuid.uuid4()}")
