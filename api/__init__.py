@@ -1,0 +1,1 @@
+"""The thin ingest API (FastAPI on uvicorn): validation, auth, back pressure, job status."""

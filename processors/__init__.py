@@ -1,0 +1,1 @@
+"""The workers: the Faust app, its agents and sinks, retries and the dead-letter queue."""
