@@ -15,7 +15,8 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerialize
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings
-from conveyor.cli.up import nodes_option, wait_for_stop
+from conveyor.cli.signals import interrupt_on_sigterm, wait_for_interrupt
+from conveyor.cli.up import nodes_option
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.infra.stack import local_stack, stack_env
 from conveyor.producers.config import producer_config
@@ -32,6 +33,7 @@ __all__ = ["demo"]
 @click.option("--keep", is_flag=True, help="Keep the stack up afterwards, until Ctrl-C.")
 def demo(nodes: str, data_dir: Path | None, keep: bool) -> None:
     """Bring the stack up, send sample orders through the registry and show them."""
+    interrupt_on_sigterm()
     config = settings()
     with local_stack(config, data_dir or config.data_dir, int(nodes)) as running:
         echo_env(stack_env(running))
@@ -45,7 +47,7 @@ def demo(nodes: str, data_dir: Path | None, keep: bool) -> None:
             click.echo(json.dumps(record, default=str))
         if keep:
             note("the stack stays up; Ctrl-C stops it")
-            wait_for_stop()
+            wait_for_interrupt()
 
 
 def _round_trip(

@@ -8,11 +8,12 @@ here is stopped on exit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from conveyor.config import Settings
+from conveyor.infra.exceptions import NotRunningError
 from conveyor.infra.kafka import LocalCluster
 from conveyor.infra.registry import LocalRegistry
 
@@ -39,14 +40,15 @@ def local_stack(settings: Settings, data_dir: Path, nodes: int = 1) -> Iterator[
         bootstrap = settings.kafka.bootstrap_servers
         if "bootstrap_servers" not in settings.kafka.model_fields_set:
             cluster = LocalCluster(data_dir / "kafka", settings.cache_dir, nodes=nodes)
+            # Registered before starting: an interrupted start still stops what it spawned.
+            started.callback(_quietly(cluster.stop))
             cluster.start()
-            started.callback(cluster.stop)
             bootstrap = cluster.bootstrap_servers
         registry_url = settings.schema_registry.url
         if "url" not in settings.schema_registry.model_fields_set:
             registry = LocalRegistry(data_dir / "registry", settings.cache_dir, bootstrap)
+            started.callback(_quietly(registry.stop))
             registry.start()
-            started.callback(registry.stop)
             registry_url = registry.url
         yield settings.model_copy(
             update={
@@ -56,3 +58,13 @@ def local_stack(settings: Settings, data_dir: Path, nodes: int = 1) -> Iterator[
                 ),
             }
         )
+
+
+def _quietly(stop: Callable[[], object]) -> Callable[[], None]:
+    """``stop``, where nothing having been started yet is fine."""
+
+    def _stop() -> None:
+        with suppress(NotRunningError):
+            stop()
+
+    return _stop

@@ -104,7 +104,6 @@ class LocalCluster:
             self._prepare(node, java, classpath)
         for node in self.nodes:
             self._spawn(node, java, classpath)
-        self._save()
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
@@ -157,7 +156,6 @@ class LocalCluster:
         if self._running(node):
             raise InfraError(f"node {node_id} is still running")
         self._spawn(node, java_executable(), kafka_classpath(self.cache_dir))
-        self._save()
         self.wait_ready(timeout)
 
     def status(self) -> list[NodeStatus]:
@@ -228,6 +226,7 @@ class LocalCluster:
             str(node.config_file),
         ]
         self._pids[node.node_id] = processes.spawn(argv, node.stdout_file, cwd=node.directory)
+        self._save()  # at once: whoever stops us next must find every process
         log.info(
             "started kafka node %d pid=%d port=%d",
             node.node_id,
