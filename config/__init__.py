@@ -1,21 +1,27 @@
 """Configuration: settings (env over YAML over defaults) and stream declarations."""
 
 from conveyor.config.settings import (
+    ApiKey,
+    ApiSettings,
     ClientConfig,
     KafkaSettings,
     RegistrySettings,
     Settings,
+    WorkerSettings,
     load_settings,
 )
 from conveyor.config.streams import Ordering, StreamDeclaration, load_streams
 
 __all__ = [
+    "ApiKey",
+    "ApiSettings",
     "ClientConfig",
     "KafkaSettings",
     "Ordering",
     "RegistrySettings",
     "Settings",
     "StreamDeclaration",
+    "WorkerSettings",
     "load_settings",
     "load_streams",
 ]

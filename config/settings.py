@@ -23,7 +23,16 @@ from pydantic_settings import (
 from conveyor.config.exceptions import ConfigError
 from conveyor.config.streams import StreamDeclaration, load_streams
 
-__all__ = ["ClientConfig", "KafkaSettings", "RegistrySettings", "Settings", "load_settings"]
+__all__ = [
+    "ApiKey",
+    "ApiSettings",
+    "ClientConfig",
+    "KafkaSettings",
+    "RegistrySettings",
+    "Settings",
+    "WorkerSettings",
+    "load_settings",
+]
 
 # A librdkafka configuration, as confluent-kafka's clients take it.
 ClientConfig = dict[str, str | int | float | bool]
@@ -81,6 +90,49 @@ class RegistrySettings(BaseModel):
         return config
 
 
+class ApiKey(BaseModel):
+    """One client of the API: its key's SHA-256, the streams it may post to, its rate."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    # API keys are long random tokens, so a plain SHA-256 is enough to store them
+    # safely (no dictionary to attack); `conveyor api keygen` prints key and hash.
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    streams: tuple[str, ...] = ("*",)
+    rate_per_second: float = Field(default=200.0, gt=0)
+    burst: int = Field(default=400, gt=0)
+
+    def may_post_to(self, stream: str) -> bool:
+        return "*" in self.streams or stream in self.streams
+
+
+class ApiSettings(BaseModel):
+    """The ingest API's listener and limits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_batch_items: int = Field(default=1_000, gt=0)
+    # Empty: no authentication, which the API allows on loopback only.
+    keys: tuple[ApiKey, ...] = ()
+    # How often consumer lag is measured for back pressure and queue positions.
+    lag_interval_seconds: float = Field(default=1.0, gt=0)
+    # Events the producer may hold unacknowledged before the API answers 503.
+    max_in_flight: int = Field(default=50_000, gt=0)
+
+
+class WorkerSettings(BaseModel):
+    """The worker tier, as far as others need to know it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The consumer group of every worker; the API reads its lag.
+    group_id: str = "conveyor-workers"
+
+
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "conveyor"
 
@@ -101,6 +153,8 @@ class Settings(BaseSettings):
 
     kafka: KafkaSettings = KafkaSettings()
     schema_registry: RegistrySettings = RegistrySettings()
+    api: ApiSettings = ApiSettings()
+    workers: WorkerSettings = WorkerSettings()
     # Local state of `conveyor broker` and `conveyor up` (broker data, pids, logs).
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Downloaded artifacts (the Kafka runtime resolved by Maven); safe to delete.

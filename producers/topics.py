@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from conveyor.config import KafkaSettings, StreamDeclaration
 from conveyor.producers.exceptions import ProvisioningError
 
-__all__ = ["ensure_topics"]
+__all__ = ["ensure_topics", "require_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -36,3 +36,13 @@ def ensure_topics(kafka: KafkaSettings, streams: Iterable[StreamDeclaration]) ->
         log.info("created topic topic=%s", topic)
         created.append(topic)
     return created
+
+
+def require_topics(admin: AdminClient, topics: list[str]) -> None:
+    """Raise unless every topic exists, naming the missing ones and the fix."""
+    existing = admin.list_topics(timeout=30).topics
+    missing = [t for t in topics if t not in existing]
+    if missing:
+        raise ProvisioningError(
+            f"missing topics: {', '.join(missing)}; create them with `conveyor topics apply`"
+        )

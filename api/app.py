@@ -1,0 +1,142 @@
+"""The ingest API: assembles the routers and runs the parts they share for its lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from conveyor import __version__
+from conveyor.api.errors import ApiError
+from conveyor.api.exceptions import UnsafeBindError
+from conveyor.api.ingest import Ingestor
+from conveyor.api.jobwriter import JobWriter
+from conveyor.api.middleware import RequestMetrics
+from conveyor.api.monitor import Monitor
+from conveyor.api.routes_events import events_router
+from conveyor.api.routes_health import health_router
+from conveyor.api.routes_jobs import jobs_router
+from conveyor.api.state import AppState, Running
+from conveyor.config import ApiSettings, Settings
+from conveyor.producers.async_producer import AsyncProducer
+from conveyor.producers.config import producer_config
+from conveyor.producers.topics import require_topics
+from conveyor.schemas import registry_client
+from conveyor.schemas.serde import AvroEncoder, register_value_schema
+from conveyor.store import JobStore
+
+__all__ = ["check_bind", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def check_bind(api: ApiSettings) -> None:
+    """Refuse to listen beyond loopback when no API keys are configured."""
+    if api.keys:
+        return
+    host = "127.0.0.1" if api.host == "localhost" else api.host
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise UnsafeBindError(
+            f"refusing to listen on {api.host} without API keys; configure api.keys "
+            "(`conveyor api keygen`) or listen on 127.0.0.1"
+        )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The API for ``settings``; it connects to nothing until its lifespan starts."""
+    state = AppState.from_settings(settings)
+    store = JobStore(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _running_parts(state, store):
+            yield
+
+    app = FastAPI(
+        title="conveyor ingest API",
+        version=__version__,
+        summary="Events in over HTTP, durably on Kafka as Avro, processed by workers.",
+        lifespan=lifespan,
+    )
+    app.state.conveyor = state
+    app.add_middleware(RequestMetrics, metrics=state.metrics)
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.include_router(events_router(state))
+    app.include_router(jobs_router(state, store.get))
+    app.include_router(health_router(state))
+    app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
+    return app
+
+
+@asynccontextmanager
+async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None]:
+    settings = state.settings
+    streams = list(settings.streams.values())
+    admin = AdminClient(settings.kafka.librdkafka_config())
+    await asyncio.to_thread(require_topics, admin, [s.topic for s in streams])
+    with registry_client(settings.schema_registry) as registry:
+        ids = {s.name: await asyncio.to_thread(register_value_schema, registry, s) for s in streams}
+        producer = AsyncProducer(producer_config(settings.kafka), settings.api.max_in_flight)
+        monitor = Monitor(
+            admin,
+            settings.workers.group_id,
+            streams,
+            settings.api.lag_interval_seconds,
+            registry.get_subjects,
+        )
+        jobs = JobWriter(store)
+        producer.start()
+        try:
+            await monitor.start()
+            await jobs.start()
+            ingestor = Ingestor(
+                encoders={s.name: AvroEncoder(s.avro_schema, ids[s.name]) for s in streams},
+                max_backlog={s.name: s.max_backlog for s in streams},
+                producer=producer,
+                monitor=monitor,
+                jobs=jobs,
+                metrics=state.metrics,
+            )
+            state.running = Running(ingestor, producer, monitor, jobs)
+            log.info("api ready streams=%s", ",".join(s.name for s in streams))
+            yield
+        finally:
+            state.running = None
+            await monitor.stop()
+            undelivered = await asyncio.to_thread(producer.close)
+            if undelivered:
+                log.error("api stopped with undelivered records count=%d", undelivered)
+            await jobs.stop()
+            store.dispose()
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+
+def _openapi(app: FastAPI, state: AppState) -> dict[str, Any]:
+    """FastAPI's document plus each stream's event model, which the routes reference."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for ingest in state.streams.values():
+        model_schema = ingest.model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(model_schema.pop("$defs", {}))
+        components[ingest.model.__name__] = model_schema
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,91 @@
+"""API keys with per-stream scopes, and a token bucket per key.
+
+Keys are looked up by their SHA-256, so the key itself is never stored, compared
+or logged; only the key's name appears in logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from conveyor.api.errors import ForbiddenError, RateLimitedError, UnauthorizedError
+from conveyor.config import ApiKey
+
+__all__ = ["Authenticator", "TokenBucket", "hash_key"]
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up."""
+
+    rate: float
+    burst: int
+    tokens: float = field(init=False)
+    stamp: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.tokens = float(self.burst)
+
+    def take(self, now: float | None = None) -> float:
+        """Take one token: 0.0 if granted, else the seconds until one is available."""
+        now = time.monotonic() if now is None else now
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+class Authenticator:
+    """Decides who may post to which stream; with no keys configured, everyone may."""
+
+    def __init__(self, keys: tuple[ApiKey, ...]) -> None:
+        self._keys = {k.sha256: k for k in keys}
+        self._buckets = {k.sha256: TokenBucket(k.rate_per_second, k.burst) for k in keys}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._keys)
+
+    def authenticate(self, request: Request) -> ApiKey | None:
+        """The caller's key (401 if missing or unknown), charged one request (429 if over)."""
+        if not self.enabled:
+            return None
+        presented = _presented_key(request)
+        if presented is None:
+            raise UnauthorizedError("an API key is required: Authorization: Bearer <key>")
+        digest = hash_key(presented)
+        key = self._keys.get(digest)
+        if key is None:
+            raise UnauthorizedError("the API key is not valid")
+        wait = self._buckets[digest].take()
+        if wait > 0:
+            raise RateLimitedError(
+                f"key {key.name!r} is over its rate of {key.rate_per_second:g} requests/s",
+                retry_after=max(1, math.ceil(wait)),
+            )
+        return key
+
+    @staticmethod
+    def authorize(key: ApiKey | None, stream: str) -> None:
+        """403 unless ``key`` is scoped for ``stream``."""
+        if key is not None and not key.may_post_to(stream):
+            raise ForbiddenError(f"key {key.name!r} is not allowed to use stream {stream!r}")
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key") or None

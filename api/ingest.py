@@ -1,0 +1,182 @@
+"""Accepting events: identity, Avro, headers, produce, and the answer.
+
+Accepted means durable: a request is answered 202 only after Kafka acknowledged
+every one of its events with ``acks=all``. If any event of a batch fails, the
+answer is 503 and lists which events landed and which did not; resending the
+whole batch is safe, because each event keeps its ``event_id`` and every sink
+deduplicates on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.datastructures import Headers
+
+from conveyor.api.errors import InvalidEventsError, OverloadedError
+from conveyor.api.jobwriter import JobWriter
+from conveyor.api.metrics import ApiMetrics
+from conveyor.api.monitor import Monitor
+from conveyor.config import StreamDeclaration
+from conveyor.producers.async_producer import AsyncProducer, Delivery, OutgoingRecord
+from conveyor.producers.exceptions import DeliveryError
+from conveyor.producers.identity import child_traceparent, cloudevent_headers, uuid7
+from conveyor.schemas.models import EVENT_ID_FIELD
+from conveyor.schemas.serde import AvroEncoder
+from conveyor.store import JobRecord, JobStatus
+
+__all__ = ["Ingestor", "StreamIngest"]
+
+# Seconds a client should wait after a 503: the producer drains in milliseconds,
+# a backlog in seconds.
+RETRY_AFTER_BUSY = 1
+RETRY_AFTER_BACKLOG = 5
+
+
+@dataclass(frozen=True)
+class StreamIngest:
+    """What the API knows of one stream before it connects to anything."""
+
+    stream: StreamDeclaration
+    model: type[BaseModel]
+
+    @property
+    def event_type(self) -> str:
+        """The CloudEvents type: the Avro record's full name."""
+        schema = self.stream.avro_schema
+        return ".".join(p for p in (schema.get("namespace"), schema["name"]) if p)
+
+
+class Ingestor:
+    """Produces validated events; built at start-up, once the schemas are registered."""
+
+    def __init__(
+        self,
+        *,
+        encoders: dict[str, AvroEncoder],
+        max_backlog: dict[str, int],
+        producer: AsyncProducer,
+        monitor: Monitor,
+        jobs: JobWriter,
+        metrics: ApiMetrics,
+    ) -> None:
+        self._encoders = encoders
+        self._max_backlog = max_backlog
+        self._producer = producer
+        self._monitor = monitor
+        self._jobs = jobs
+        self._metrics = metrics
+
+    async def accept(
+        self, ingest: StreamIngest, events: list[BaseModel], headers: Headers
+    ) -> list[dict[str, Any]]:
+        """Produce ``events`` and return one receipt each, in order; raise unless all landed."""
+        name = ingest.stream.name
+        self._refuse_if_overloaded(name, len(events))
+        ids = _event_ids(events, headers.get("idempotency-key"))
+        now = datetime.now(UTC)
+        traceparent = child_traceparent(headers.get("traceparent"))
+        records = []
+        for event, event_id in zip(events, ids, strict=True):
+            value = event.model_dump()
+            value[EVENT_ID_FIELD] = event_id
+            records.append(
+                OutgoingRecord(
+                    topic=ingest.stream.topic,
+                    key=str(value[ingest.stream.key]).encode(),
+                    value=self._encoders[name].encode(value),
+                    headers=cloudevent_headers(
+                        event_id, f"/v1/streams/{name}", ingest.event_type, now, traceparent
+                    ),
+                )
+            )
+        began = time.perf_counter()
+        results = await self._producer.send_all(records)
+        self._metrics.produce_seconds.labels(name).observe(time.perf_counter() - began)
+        landed = [r for r in results if isinstance(r, Delivery)]
+        self._metrics.accepted_events.labels(name).inc(len(landed))
+        self._jobs.add(
+            [
+                JobRecord(
+                    event_id, name, r.topic, r.partition, r.offset, JobStatus.QUEUED, now, now
+                )
+                for event_id, r in zip(ids, results, strict=True)
+                if isinstance(r, Delivery)
+            ]
+        )
+        receipts = [
+            _receipt(event_id, result) for event_id, result in zip(ids, results, strict=True)
+        ]
+        if len(landed) < len(results):
+            self._metrics.overloaded.labels(name, "delivery").inc()
+            raise OverloadedError(
+                {
+                    "message": f"{len(results) - len(landed)} of {len(results)} events were not "
+                    "acknowledged by Kafka; resend the request (events keep their event_id, "
+                    "so nothing is applied twice)",
+                    "events": receipts,
+                },
+                retry_after=RETRY_AFTER_BUSY,
+                reason="delivery",
+            )
+        return receipts
+
+    def _refuse_if_overloaded(self, stream: str, count: int) -> None:
+        if not self._producer.has_room_for(count):
+            self._metrics.overloaded.labels(stream, "producer_queue").inc()
+            raise OverloadedError(
+                f"the producer's buffer is full ({self._producer.in_flight} records in flight)",
+                retry_after=RETRY_AFTER_BUSY,
+                reason="producer_queue",
+            )
+        if self._monitor.over_backlog(stream):
+            self._metrics.overloaded.labels(stream, "backlog").inc()
+            raise OverloadedError(
+                f"stream {stream!r} has {self._monitor.backlog(stream)} events waiting for "
+                f"workers, over its max_backlog of {self._max_backlog[stream]}",
+                retry_after=RETRY_AFTER_BACKLOG,
+                reason="backlog",
+            )
+
+
+def _event_ids(events: list[BaseModel], idempotency_key: str | None) -> list[str]:
+    """Each event's id: its own field, else the Idempotency-Key (``key:index`` in a
+    batch of several), else a new UUIDv7. Two events of one request may not share one."""
+    ids = []
+    for index, event in enumerate(events):
+        own = getattr(event, EVENT_ID_FIELD)
+        if own is not None:
+            ids.append(own)
+        elif idempotency_key:
+            ids.append(idempotency_key if len(events) == 1 else f"{idempotency_key}:{index}")
+        else:
+            ids.append(uuid7())
+    seen: dict[str, int] = {}
+    problems = []
+    for index, event_id in enumerate(ids):
+        if event_id in seen:
+            problems.append(
+                {
+                    "index": index,
+                    "loc": [EVENT_ID_FIELD],
+                    "type": "duplicate",
+                    "msg": f"event_id {event_id!r} is also item {seen[event_id]}'s",
+                }
+            )
+        seen.setdefault(event_id, index)
+    if problems:
+        raise InvalidEventsError(problems)
+    return ids
+
+
+def _receipt(event_id: str, result: Delivery | DeliveryError) -> dict[str, Any]:
+    receipt: dict[str, Any] = {"event_id": event_id, "status_url": f"/v1/jobs/{event_id}"}
+    if isinstance(result, Delivery):
+        receipt.update(topic=result.topic, partition=result.partition, offset=result.offset)
+    else:
+        receipt.update(error=str(result), error_code=result.code)
+    return receipt

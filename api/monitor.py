@@ -1,0 +1,93 @@
+"""Background measurements the API answers from: consumer lag and dependency health.
+
+Measured on a timer in a worker thread and cached, never per request: a request
+reads the last measurement, so back pressure costs nothing on the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from confluent_kafka.admin import AdminClient
+
+from conveyor.config import StreamDeclaration
+from conveyor.monitoring.lag import PartitionLag, measure_lag
+
+__all__ = ["Monitor"]
+
+log = logging.getLogger(__name__)
+
+
+class Monitor:
+    """Lag of the workers' group on every stream topic, and whether the registry answers."""
+
+    def __init__(
+        self,
+        admin: AdminClient,
+        group: str,
+        streams: Iterable[StreamDeclaration],
+        interval: float,
+        registry_ping: Callable[[], object],
+    ) -> None:
+        self._admin = admin
+        self._group = group
+        self._streams = {s.name: s for s in streams}
+        self._interval = interval
+        self._registry_ping = registry_ping
+        self._lag: dict[tuple[str, int], PartitionLag] = {}
+        self._kafka_ok_at = 0.0
+        self._registry_ok_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.refresh()
+        self._task = asyncio.create_task(self._run(), name="monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def refresh(self) -> None:
+        topics = [s.topic for s in self._streams.values()]
+        try:
+            self._lag = await asyncio.to_thread(measure_lag, self._admin, self._group, topics)
+            self._kafka_ok_at = time.monotonic()
+        except Exception as exc:
+            log.warning("lag measurement failed error=%r", exc)
+        try:
+            await asyncio.to_thread(self._registry_ping)
+            self._registry_ok_at = time.monotonic()
+        except Exception as exc:
+            log.warning("schema registry check failed error=%r", exc)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.refresh()
+
+    def _fresh(self, stamp: float) -> bool:
+        return time.monotonic() - stamp <= max(3 * self._interval, 5.0)
+
+    @property
+    def kafka_ok(self) -> bool:
+        return self._fresh(self._kafka_ok_at)
+
+    @property
+    def registry_ok(self) -> bool:
+        return self._fresh(self._registry_ok_at)
+
+    def backlog(self, stream: str) -> int:
+        topic = self._streams[stream].topic
+        return sum(p.lag for (t, _), p in self._lag.items() if t == topic)
+
+    def over_backlog(self, stream: str) -> bool:
+        return self.backlog(stream) > self._streams[stream].max_backlog
+
+    def position(self, topic: str, partition: int) -> int | None:
+        """Where the workers' group reads next on that partition, as last measured."""
+        measured = self._lag.get((topic, partition))
+        return None if measured is None else measured.position

@@ -1,0 +1,52 @@
+"""``GET /v1/jobs/{event_id}``: where an accepted event is on its way."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from conveyor.api.errors import NotFoundError
+from conveyor.api.state import AppState
+from conveyor.store import JobRecord, JobStatus
+
+__all__ = ["jobs_router"]
+
+
+def jobs_router(state: AppState, lookup: Any) -> APIRouter:
+    """``lookup(event_id)`` reads the result store (blocking; run in a thread)."""
+    router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+    @router.get("/{event_id}", responses={404: {"description": "No such event."}})
+    async def get_job(event_id: str, request: Request) -> dict[str, Any]:
+        """The job's status; while ``queued``, how many events of its partition are ahead."""
+        key = state.auth.authenticate(request)
+        parts = state.parts()
+        record = parts.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
+        if record is None:
+            raise NotFoundError(f"no event {event_id!r} was accepted")
+        state.auth.authorize(key, record.stream)
+        return _describe(record, parts.monitor.position(record.topic, record.partition))
+
+    return router
+
+
+def _describe(record: JobRecord, position: int | None) -> dict[str, Any]:
+    job: dict[str, Any] = {
+        "event_id": record.event_id,
+        "stream": record.stream,
+        "status": record.status.value,
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "accepted_at": record.accepted_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }
+    if record.status is JobStatus.QUEUED and position is not None:
+        job["ahead"] = max(record.offset - position, 0)
+    if record.result is not None:
+        job["result"] = record.result
+    if record.error is not None:
+        job["error"] = record.error
+    return job

@@ -1,0 +1,51 @@
+"""What the API's routes share: settings, streams, auth, metrics and the running parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from conveyor.api.auth import Authenticator
+from conveyor.api.errors import OverloadedError
+from conveyor.api.ingest import Ingestor, StreamIngest
+from conveyor.api.jobwriter import JobWriter
+from conveyor.api.metrics import ApiMetrics
+from conveyor.api.monitor import Monitor
+from conveyor.config import Settings
+from conveyor.producers.async_producer import AsyncProducer
+from conveyor.schemas.models import event_model
+
+__all__ = ["AppState", "Running"]
+
+
+@dataclass(frozen=True)
+class Running:
+    """The parts that talk to Kafka, the registry and the store; made in the lifespan."""
+
+    ingestor: Ingestor
+    producer: AsyncProducer
+    monitor: Monitor
+    jobs: JobWriter
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    streams: dict[str, StreamIngest]
+    auth: Authenticator
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    running: Running | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AppState:
+        streams = {
+            name: StreamIngest(stream, event_model(stream))
+            for name, stream in settings.streams.items()
+        }
+        return cls(settings, streams, Authenticator(settings.api.keys))
+
+    def parts(self) -> Running:
+        if self.running is None:
+            raise OverloadedError(
+                "the API is starting or stopping", retry_after=1, reason="starting"
+            )
+        return self.running

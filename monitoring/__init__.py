@@ -1,0 +1,1 @@
+"""Watching the pipeline: consumer lag (later metrics and traces)."""

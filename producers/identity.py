@@ -1,0 +1,56 @@
+"""Event identity and the metadata that rides in Kafka headers.
+
+Headers follow CloudEvents' Kafka protocol binding in binary mode (``ce_*``
+headers beside an Avro body) plus the W3C ``traceparent``, so any consumer can
+deduplicate by ``ce_id`` and join the trace without decoding the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from datetime import datetime
+
+__all__ = ["KafkaHeaders", "child_traceparent", "cloudevent_headers", "uuid7"]
+
+# Record headers as confluent-kafka takes them.
+KafkaHeaders = list[tuple[str, str | bytes | None]]
+
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+def uuid7() -> str:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then random bits.
+
+    Time-ordered ids keep the result store's unique index append-mostly.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value &= ~(0xF << 76)
+    value |= 0x7 << 76  # version 7
+    value &= ~(0x3 << 62)
+    value |= 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
+
+
+def child_traceparent(parent: str | None) -> str:
+    """A W3C traceparent continuing ``parent``'s trace (or starting one), with a new span id."""
+    match = _TRACEPARENT.match(parent or "")
+    trace_id = match.group(1) if match and match.group(1) != "0" * 32 else os.urandom(16).hex()
+    return f"00-{trace_id}-{os.urandom(8).hex()}-01"
+
+
+def cloudevent_headers(
+    event_id: str, source: str, event_type: str, at: datetime, traceparent: str
+) -> KafkaHeaders:
+    """The binary-mode CloudEvents headers of one event."""
+    return [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event_id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", event_type.encode()),
+        ("ce_time", at.isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()),
+        ("content-type", b"application/avro"),
+        ("traceparent", traceparent.encode()),
+    ]

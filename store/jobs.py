@@ -1,0 +1,135 @@
+"""Job status: ``queued → processing → succeeded | failed | dead_lettered``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+__all__ = ["JobRecord", "JobStatus", "JobStore"]
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    event_id: str
+    stream: str
+    topic: str
+    partition: int
+    offset: int
+    status: JobStatus
+    accepted_at: datetime
+    updated_at: datetime
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+_metadata = MetaData()
+jobs = Table(
+    "jobs",
+    _metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("stream", String(128), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("result", Text),
+    Column("error", Text),
+)
+
+
+class JobStore:
+    """Synchronous access to the ``jobs`` table; callers on an event loop use a thread."""
+
+    def __init__(self, url: str) -> None:
+        self._engine: Engine = create_engine(url)
+        if self._engine.dialect.name == "sqlite":
+            event.listen(self._engine, "connect", _sqlite_pragmas)
+
+    def create_schema(self) -> None:
+        _metadata.create_all(self._engine)
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    def record_queued(self, records: Sequence[JobRecord]) -> None:
+        """Insert ``queued`` rows; an event already known (a retried POST) keeps its row."""
+        if not records:
+            return
+        rows = [
+            {
+                "event_id": r.event_id,
+                "stream": r.stream,
+                "topic": r.topic,
+                "partition": r.partition,
+                "offset": r.offset,
+                "status": r.status.value,
+                "accepted_at": r.accepted_at,
+                "updated_at": r.updated_at,
+            }
+            for r in records
+        ]
+        insert = (postgresql if self._engine.dialect.name == "postgresql" else sqlite).insert
+        with self._engine.begin() as conn:
+            conn.execute(insert(jobs).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+
+    def get(self, event_id: str) -> JobRecord | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.event_id == event_id)).mappings().first()
+        if row is None:
+            return None
+        return JobRecord(
+            event_id=row["event_id"],
+            stream=row["stream"],
+            topic=row["topic"],
+            partition=row["partition"],
+            offset=row["offset"],
+            status=JobStatus(row["status"]),
+            accepted_at=_utc(row["accepted_at"]),
+            updated_at=_utc(row["updated_at"]),
+            result=json.loads(row["result"]) if row["result"] else None,
+            error=row["error"],
+        )
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the API read while workers write; busy_timeout waits out a writer's lock.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,146 @@
+"""Events posted over HTTP land on Kafka as Avro, keyed, with their headers, exactly as posted."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+from fastapi.testclient import TestClient
+from support.waiting import wait_for
+
+from conveyor.config import Settings
+from conveyor.producers.samples import sample_orders
+
+
+def orders_json(count: int, seed: int = 1) -> list[dict[str, Any]]:
+    orders = sample_orders(count, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), seed=seed)
+    for order in orders:
+        order["placed_at"] = order["placed_at"].isoformat()
+    return orders
+
+
+def read_topic(settings: Settings, topic: str, expected: int) -> list[dict[str, Any]]:
+    """Every record of ``topic``, decoded by confluent-kafka's own AvroDeserializer."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": "reader",
+            "isolation.level": "read_committed",
+        }
+    )
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
+    records: list[dict[str, Any]] = []
+    with SchemaRegistryClient({"url": settings.schema_registry.url}) as registry:
+        deserialize = AvroDeserializer(registry)
+        context = SerializationContext(topic, MessageField.VALUE)
+
+        def poll() -> bool:
+            for msg in consumer.consume(500, timeout=0.5):
+                if msg.error():
+                    continue
+                records.append(
+                    {
+                        "key": bytes(msg.key() or b"").decode(),
+                        "partition": msg.partition(),
+                        "offset": msg.offset(),
+                        "headers": dict(msg.headers() or []),
+                        "value": deserialize(msg.value(), context),
+                    }
+                )
+            return len(records) >= expected
+
+        try:
+            wait_for(poll, timeout=30, what=f"{expected} records on {topic}")
+        finally:
+            consumer.close()
+    return records
+
+
+def as_posted(value: dict[str, Any]) -> dict[str, Any]:
+    return {**value, "placed_at": value["placed_at"].isoformat()}
+
+
+def test_one_object_is_accepted_with_a_receipt_and_lands_on_kafka_as_posted(
+    api: TestClient,
+) -> None:
+    settings: Settings = api.app.state.conveyor.settings  # type: ignore[attr-defined]
+    order = orders_json(1)[0]
+
+    response = api.post(
+        "/v1/streams/orders/events",
+        json=order,
+        headers={"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"},
+    )
+
+    assert response.status_code == 202, response.text
+    receipt = response.json()
+    assert receipt["event_id"] == order["event_id"]
+    assert receipt["status_url"] == f"/v1/jobs/{order['event_id']}"
+    topic = settings.streams["orders"].topic
+    (record,) = read_topic(settings, topic, 1)
+    assert (record["partition"], record["offset"]) == (receipt["partition"], receipt["offset"])
+    assert receipt["topic"] == topic
+    assert record["key"] == order["customer_id"]
+    assert as_posted(record["value"]) == order
+    headers = record["headers"]
+    assert headers["ce_id"] == order["event_id"].encode()
+    assert headers["ce_type"] == b"conveyor.orders.Order"
+    assert headers["ce_source"] == b"/v1/streams/orders"
+    assert headers["ce_specversion"] == b"1.0"
+    assert datetime.fromisoformat(headers["ce_time"].decode()).tzinfo is not None
+    assert headers["traceparent"].decode().startswith("00-" + "a" * 32 + "-")
+
+
+@pytest.mark.parametrize("form", ["array", "ndjson"])
+def test_a_batch_is_accepted_in_order_and_every_event_lands_once(
+    api: TestClient, form: str
+) -> None:
+    settings: Settings = api.app.state.conveyor.settings  # type: ignore[attr-defined]
+    orders = orders_json(50, seed=len(form))
+    if form == "array":
+        response = api.post("/v1/streams/orders/events", json=orders)
+    else:
+        body = "\n".join(json.dumps(o) for o in orders) + "\n"
+        response = api.post(
+            "/v1/streams/orders/events",
+            content=body,
+            headers={"content-type": "application/x-ndjson"},
+        )
+
+    assert response.status_code == 202, response.text
+    receipts = response.json()["events"]
+    assert [r["event_id"] for r in receipts] == [o["event_id"] for o in orders]
+    records = read_topic(settings, settings.streams["orders"].topic, 50)
+    assert len(records) == 50
+    by_id = {r["value"]["event_id"]: r for r in records}
+    for order, receipt in zip(orders, receipts, strict=True):
+        record = by_id[order["event_id"]]
+        assert as_posted(record["value"]) == order
+        assert (record["partition"], record["offset"]) == (receipt["partition"], receipt["offset"])
+
+
+def test_events_without_an_id_get_a_uuid7_or_the_idempotency_key(api: TestClient) -> None:
+    order = orders_json(1)[0]
+    del order["event_id"]
+
+    generated = api.post("/v1/streams/orders/events", json=order).json()["event_id"]
+    keyed = api.post(
+        "/v1/streams/orders/events", json=order, headers={"Idempotency-Key": "retry-me-1"}
+    )
+    retried = api.post(
+        "/v1/streams/orders/events", json=order, headers={"Idempotency-Key": "retry-me-1"}
+    )
+    batch = api.post(
+        "/v1/streams/orders/events", json=[order, order], headers={"Idempotency-Key": "batch-7"}
+    )
+
+    assert generated[14] == "7"  # the UUID version digit
+    assert keyed.json()["event_id"] == retried.json()["event_id"] == "retry-me-1"
+    assert [e["event_id"] for e in batch.json()["events"]] == ["batch-7:0", "batch-7:1"]
