@@ -1,0 +1,60 @@
+"""Sample events as a client posts them, and reading back what landed on a topic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from conveyor.config import Settings
+from conveyor.producers.samples import sample_orders
+from support.waiting import wait_for
+
+
+def orders_json(count: int, seed: int = 1) -> list[dict[str, Any]]:
+    orders = sample_orders(count, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), seed=seed)
+    for order in orders:
+        order["placed_at"] = order["placed_at"].isoformat()
+    return orders
+
+
+def read_topic(settings: Settings, topic: str, expected: int) -> list[dict[str, Any]]:
+    """Every record of ``topic``, decoded by confluent-kafka's own AvroDeserializer."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": "reader",
+            "isolation.level": "read_committed",
+        }
+    )
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
+    records: list[dict[str, Any]] = []
+    with SchemaRegistryClient({"url": settings.schema_registry.url}) as registry:
+        deserialize = AvroDeserializer(registry)
+        context = SerializationContext(topic, MessageField.VALUE)
+
+        def poll() -> bool:
+            for msg in consumer.consume(500, timeout=0.5):
+                if msg.error():
+                    continue
+                records.append(
+                    {
+                        "key": bytes(msg.key() or b"").decode(),
+                        "partition": msg.partition(),
+                        "offset": msg.offset(),
+                        "headers": dict(msg.headers() or []),
+                        "value": deserialize(msg.value(), context),
+                    }
+                )
+            return len(records) >= expected
+
+        try:
+            wait_for(poll, timeout=30, what=f"{expected} records on {topic}")
+        finally:
+            consumer.close()
+    return records
