@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, KafkaException
@@ -35,7 +36,27 @@ def ensure_topics(kafka: KafkaSettings, streams: Iterable[StreamDeclaration]) ->
             raise ProvisioningError(f"cannot create topic {topic}: {error.str()}") from exc
         log.info("created topic topic=%s", topic)
         created.append(topic)
+    _wait_for_leaders(admin, created)
     return created
+
+
+def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout: float = 30.0) -> None:
+    """Block until every partition of ``topics`` has a leader: a topic is usable only then."""
+    deadline = time.monotonic() + timeout
+    pending = set(topics)
+    while pending:
+        metadata = admin.list_topics(timeout=timeout).topics
+        pending = {
+            t
+            for t in pending
+            if t not in metadata
+            or metadata[t].error is not None
+            or any(p.leader < 0 for p in metadata[t].partitions.values())
+        }
+        if pending and time.monotonic() > deadline:
+            raise ProvisioningError(f"topics without leaders after {timeout:.0f}s: {pending}")
+        if pending:
+            time.sleep(0.1)
 
 
 def require_topics(admin: AdminClient, topics: list[str]) -> None:
