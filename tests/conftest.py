@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
-from support import brokers
 
 from conveyor.config import Settings, load_settings
+from support import brokers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

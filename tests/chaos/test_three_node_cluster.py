@@ -9,11 +9,11 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient, NewTopic
-from support.ports import free_port_block
-from support.waiting import wait_for
 
 from conveyor.config import load_settings
 from conveyor.infra.kafka import LocalCluster
+from support.ports import free_port_block
+from support.waiting import wait_for
 
 
 def conveyor(*args: str) -> subprocess.CompletedProcess[str]:

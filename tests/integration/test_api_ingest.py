@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support.events import orders_json, read_topic
 
 from conveyor.config import Settings
+from support.events import orders_json, read_topic
 
 
 def as_posted(value: dict[str, Any]) -> dict[str, Any]:

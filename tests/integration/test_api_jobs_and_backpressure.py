@@ -6,10 +6,10 @@ from collections import Counter
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
-from support.events import orders_json, read_topic
 
 from conveyor.api import create_app
 from conveyor.config import Settings
+from support.events import orders_json, read_topic
 
 
 def test_an_accepted_event_is_queued_with_the_events_ahead_of_it(api: TestClient) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support.events import orders_json
-from support.kafka import end_offsets
 
 from conveyor.api import create_app
 from conveyor.api.auth import hash_key
 from conveyor.config import ApiKey, Settings
+from support.events import orders_json
+from support.kafka import end_offsets
 
 
 @contextmanager
