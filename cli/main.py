@@ -10,9 +10,12 @@ from typing import Any
 import click
 
 from conveyor import __version__
+from conveyor.cli.api import api
 from conveyor.cli.broker import broker
 from conveyor.cli.demo import demo
 from conveyor.cli.registry import registry
+from conveyor.cli.send import send
+from conveyor.cli.topics import topics
 from conveyor.cli.up import up
 from conveyor.exceptions import ConveyorError
 from conveyor.logs import configure_logging
@@ -39,6 +42,9 @@ def main(verbose: int) -> None:
 
 
 main.add_command(broker)
+main.add_command(api)
+main.add_command(topics)
+main.add_command(send)
 main.add_command(registry)
 main.add_command(up)
 main.add_command(demo)

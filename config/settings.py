@@ -160,6 +160,9 @@ class Settings(BaseSettings):
     # Downloaded artifacts (the Kafka runtime resolved by Maven); safe to delete.
     cache_dir: Path = Field(default_factory=_default_cache_dir)
     database_url: str = "sqlite:///conveyor.db"
+    # Where clients (`conveyor send`, the Python client) find the API, and their key.
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: SecretStr | None = None
     streams: dict[str, StreamDeclaration] = Field(default_factory=load_streams)
 
     @classmethod

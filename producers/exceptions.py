@@ -6,7 +6,14 @@ from confluent_kafka import KafkaError
 
 from conveyor.exceptions import ConveyorError
 
-__all__ = ["DeliveryError", "ProducerBusyError", "ProducerError", "ProvisioningError"]
+__all__ = [
+    "ApiRefusedError",
+    "ApiUnavailableError",
+    "DeliveryError",
+    "ProducerBusyError",
+    "ProducerError",
+    "ProvisioningError",
+]
 
 
 class ProducerError(ConveyorError):
@@ -35,3 +42,27 @@ class ProducerBusyError(DeliveryError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="BUSY", retriable=True)
+
+
+class ApiRefusedError(ProducerError):
+    """The API refused a request for good (4xx other than 429); ``detail`` says why."""
+
+    def __init__(self, status: int, detail: object) -> None:
+        super().__init__(f"the API answered {status}: {_readable(detail)}")
+        self.status = status
+        self.detail = detail
+
+
+class ApiUnavailableError(ProducerError):
+    """The API kept answering 503/429 or could not be reached, through every retry."""
+
+
+def _readable(detail: object) -> str:
+    """A 422's problem list as ``[index] field.path: reason``; anything else as it is."""
+    if isinstance(detail, list):
+        return "; ".join(
+            f"[{p.get('index', 0)}] {'.'.join(str(x) for x in p.get('loc', []))}: {p.get('msg')}"
+            for p in detail
+            if isinstance(p, dict)
+        )
+    return str(detail)

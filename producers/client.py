@@ -1,0 +1,218 @@
+"""The Python client of the ingest API, sync and async.
+
+It sends events in batches and retries what the API asks it to retry (``503``,
+``429``, and connection failures) with exponential backoff and jitter, never
+sooner than ``Retry-After``. Before the first attempt every event gets an
+``event_id`` (its own, or a new UUIDv7), so a retry after an ambiguous failure
+resends the same ids and can never yield a second result downstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import httpx
+
+from conveyor.producers.exceptions import ApiRefusedError, ApiUnavailableError
+from conveyor.producers.identity import uuid7
+from conveyor.producers.retry import Backoff, parse_retry_after
+from conveyor.schemas.models import EVENT_ID_FIELD
+
+__all__ = ["AsyncConveyorClient", "ConveyorClient", "SendStats"]
+
+_RETRY_STATUSES = frozenset({429, 503})
+DEFAULT_BATCH = 500
+
+
+@dataclass
+class SendStats:
+    """What a client did so far: requests, retries, events accepted."""
+
+    requests: int = 0
+    retries: int = 0
+    accepted: int = 0
+    retry_reasons: dict[str, int] = field(default_factory=dict)
+
+    def note_retry(self, reason: str) -> None:
+        self.retries += 1
+        self.retry_reasons[reason] = self.retry_reasons.get(reason, 0) + 1
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    receipts: list[dict[str, Any]] | None = None
+    retry_after: float | None = None
+    reason: str = ""
+
+
+class _Base:
+    def __init__(self, base_url: str, api_key: str | None, backoff: Backoff | None) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Content-Type": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self.backoff = backoff or Backoff()
+        self.stats = SendStats()
+
+    def _url(self, stream: str) -> str:
+        return f"{self._base_url}/v1/streams/{stream}/events"
+
+    @staticmethod
+    def _body(events: list[dict[str, Any]]) -> bytes:
+        """The request body, with an id on every event, encoded once for every attempt."""
+        identified = [
+            e if e.get(EVENT_ID_FIELD) else {**e, EVENT_ID_FIELD: uuid7()} for e in events
+        ]
+        return json.dumps(identified, default=str).encode()
+
+    def _interpret(self, response: httpx.Response) -> _Outcome:
+        self.stats.requests += 1
+        if response.status_code == 202:
+            receipts = response.json()["events"]
+            self.stats.accepted += len(receipts)
+            return _Outcome(receipts=receipts)
+        if response.status_code in _RETRY_STATUSES:
+            return _Outcome(
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                reason=str(response.status_code),
+            )
+        raise ApiRefusedError(response.status_code, _detail(response))
+
+    def _give_up(self, stream: str, attempts: int, reason: str) -> ApiUnavailableError:
+        return ApiUnavailableError(
+            f"stream {stream!r}: gave up after {attempts} attempts (last: {reason})"
+        )
+
+
+class ConveyorClient(_Base):
+    """Blocking client; ``with ConveyorClient(url) as client: client.send("orders", events)``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        backoff: Backoff | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(base_url, api_key, backoff)
+        self._http = httpx.Client(headers=self._headers, timeout=timeout)
+
+    def __enter__(self) -> ConveyorClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(
+        self, stream: str, events: Iterable[dict[str, Any]], batch_size: int = DEFAULT_BATCH
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Send ``events`` in batches; yields each batch's receipts as it is accepted."""
+        iterator = iter(events)
+        while batch := list(islice(iterator, batch_size)):
+            yield self.send_batch(stream, batch)
+
+    def send_batch(self, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send one batch, retrying until it is accepted whole; returns its receipts."""
+        body = self._body(events)
+        reason = ""
+        for attempt in range(self.backoff.max_attempts):
+            try:
+                outcome = self._interpret(self._http.post(self._url(stream), content=body))
+            except httpx.TransportError as exc:
+                outcome = _Outcome(reason=type(exc).__name__)
+            if outcome.receipts is not None:
+                return outcome.receipts
+            reason = outcome.reason
+            self.stats.note_retry(reason)
+            time.sleep(self.backoff.delay(attempt, outcome.retry_after))
+        raise self._give_up(stream, self.backoff.max_attempts, reason)
+
+    def job(self, event_id: str) -> dict[str, Any]:
+        response = self._http.get(f"{self._base_url}/v1/jobs/{event_id}")
+        if response.status_code != 200:
+            raise ApiRefusedError(response.status_code, _detail(response))
+        result: dict[str, Any] = response.json()
+        return result
+
+
+class AsyncConveyorClient(_Base):
+    """The same client for asyncio."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        backoff: Backoff | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        super().__init__(base_url, api_key, backoff)
+        self._http = httpx.AsyncClient(headers=self._headers, timeout=timeout)
+
+    async def __aenter__(self) -> AsyncConveyorClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def send(
+        self,
+        stream: str,
+        events: AsyncIterable[dict[str, Any]] | Iterable[dict[str, Any]],
+        batch_size: int = DEFAULT_BATCH,
+    ) -> list[dict[str, Any]]:
+        """Send ``events`` in batches of ``batch_size``; returns every receipt, in order."""
+        receipts: list[dict[str, Any]] = []
+        batch: list[dict[str, Any]] = []
+        async for event in _aiter(events):
+            batch.append(event)
+            if len(batch) == batch_size:
+                receipts += await self.send_batch(stream, batch)
+                batch = []
+        if batch:
+            receipts += await self.send_batch(stream, batch)
+        return receipts
+
+    async def send_batch(self, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        body = self._body(events)
+        reason = ""
+        for attempt in range(self.backoff.max_attempts):
+            try:
+                outcome = self._interpret(await self._http.post(self._url(stream), content=body))
+            except httpx.TransportError as exc:
+                outcome = _Outcome(reason=type(exc).__name__)
+            if outcome.receipts is not None:
+                return outcome.receipts
+            reason = outcome.reason
+            self.stats.note_retry(reason)
+            await asyncio.sleep(self.backoff.delay(attempt, outcome.retry_after))
+        raise self._give_up(stream, self.backoff.max_attempts, reason)
+
+
+async def _aiter(
+    events: AsyncIterable[dict[str, Any]] | Iterable[dict[str, Any]],
+) -> AsyncIterable[dict[str, Any]]:
+    if isinstance(events, AsyncIterable):
+        async for event in events:
+            yield event
+    else:
+        for event in events:
+            yield event
+
+
+def _detail(response: httpx.Response) -> Any:
+    try:
+        return response.json().get("detail", response.text)
+    except ValueError:
+        return response.text
