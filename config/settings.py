@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from conveyor.config.exceptions import ConfigError
-from conveyor.config.streams import StreamDeclaration, load_streams
+from conveyor.config.streams import StreamDeclaration, load_streams, parse_stream
 
 __all__ = [
     "ApiKey",
@@ -164,6 +164,14 @@ class Settings(BaseSettings):
     api_url: str = "http://127.0.0.1:8000"
     api_key: SecretStr | None = None
     streams: dict[str, StreamDeclaration] = Field(default_factory=load_streams)
+
+    @field_validator("streams", mode="before")
+    @classmethod
+    def _streams_named_by_their_keys(cls, value: Any) -> Any:
+        """In YAML a stream's name is its key; each declaration learns it here."""
+        if isinstance(value, dict):
+            return {name: parse_stream(name, spec) for name, spec in value.items()}
+        return value
 
     @classmethod
     def settings_customise_sources(
