@@ -11,6 +11,7 @@ import click
 
 from conveyor import __version__
 from conveyor.cli.api import api
+from conveyor.cli.bench import bench
 from conveyor.cli.broker import broker
 from conveyor.cli.demo import demo
 from conveyor.cli.registry import registry
@@ -45,6 +46,7 @@ main.add_command(broker)
 main.add_command(api)
 main.add_command(topics)
 main.add_command(send)
+main.add_command(bench)
 main.add_command(registry)
 main.add_command(up)
 main.add_command(demo)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -12,7 +13,15 @@ from pathlib import Path
 
 from conveyor.infra.exceptions import PortInUseError
 
-__all__ = ["ensure_ports_free", "is_running", "kill", "spawn", "stop", "tail"]
+__all__ = [
+    "ensure_ports_free",
+    "free_port_block",
+    "is_running",
+    "kill",
+    "spawn",
+    "stop",
+    "tail",
+]
 
 
 def ensure_ports_free(ports: Sequence[int]) -> None:
@@ -31,6 +40,23 @@ def ensure_ports_free(ports: Sequence[int]) -> None:
 # Children started by this process, kept so they are reaped when they exit (and so
 # Popen does not warn that it was dropped while its process still ran).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def free_port_block(size: int, offset: int | None = None) -> int:
+    """The first of ``size`` consecutive free ports (and, with ``offset``, the same ports
+    shifted by it), for stacks that must not collide with one already running."""
+    rng = random.Random()  # noqa: S311 - picking ports, not secrets
+    for _ in range(200):
+        base = rng.randrange(20_000, 40_000)
+        ports = list(range(base, base + size))
+        if offset is not None:
+            ports += [p + offset for p in ports]
+        try:
+            ensure_ports_free(ports)
+        except PortInUseError:
+            continue
+        return base
+    raise PortInUseError(0)
 
 
 def spawn(argv: Sequence[str], log: Path, cwd: Path) -> int:
@@ -53,11 +79,16 @@ def is_running(pid: int, marker: str) -> bool:
     """Whether ``pid`` is alive *and* still ours: its command line contains ``marker``.
 
     Checking the command line keeps a recycled pid from passing for our process.
+    A child of ours found dead is reaped here.
     """
+    alive = _alive(pid, marker)
     child = _children.get(pid)
-    if child is not None and child.poll() is not None:
+    if not alive and child is not None and child.poll() is not None:
         del _children[pid]
-        return False
+    return alive
+
+
+def _alive(pid: int, marker: str) -> bool:
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         stat = Path(f"/proc/{pid}/stat").read_text()

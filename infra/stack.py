@@ -31,7 +31,13 @@ def stack_env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def local_stack(settings: Settings, data_dir: Path, nodes: int = 1) -> Iterator[Settings]:
+def local_stack(
+    settings: Settings,
+    data_dir: Path,
+    nodes: int = 1,
+    kafka_port: int = 9092,
+    registry_port: int = 8081,
+) -> Iterator[Settings]:
     """Start whatever of Kafka and the registry ``settings`` do not already point at.
 
     Yields ``settings`` pointed at the running stack.
@@ -39,14 +45,16 @@ def local_stack(settings: Settings, data_dir: Path, nodes: int = 1) -> Iterator[
     with ExitStack() as started:
         bootstrap = settings.kafka.bootstrap_servers
         if "bootstrap_servers" not in settings.kafka.model_fields_set:
-            cluster = LocalCluster(data_dir / "kafka", settings.cache_dir, nodes=nodes)
+            cluster = LocalCluster(data_dir / "kafka", settings.cache_dir, nodes, kafka_port)
             # Registered before starting: an interrupted start still stops what it spawned.
             started.callback(_quietly(cluster.stop))
             cluster.start()
             bootstrap = cluster.bootstrap_servers
         registry_url = settings.schema_registry.url
         if "url" not in settings.schema_registry.model_fields_set:
-            registry = LocalRegistry(data_dir / "registry", settings.cache_dir, bootstrap)
+            registry = LocalRegistry(
+                data_dir / "registry", settings.cache_dir, bootstrap, registry_port
+            )
             started.callback(_quietly(registry.stop))
             registry.start()
             registry_url = registry.url

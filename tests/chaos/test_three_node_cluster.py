@@ -12,7 +12,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from conveyor.config import load_settings
 from conveyor.infra.kafka import LocalCluster
-from support.ports import free_port_block
+from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
+from conveyor.infra.processes import free_port_block
 from support.waiting import wait_for
 
 
@@ -41,7 +42,7 @@ def our_java_processes(data_dir: Path) -> list[str]:
 def test_acks_all_writes_survive_a_killed_broker_and_stop_leaves_no_process(
     tmp_path: Path,
 ) -> None:
-    port = free_port_block(3, with_controllers=True)
+    port = free_port_block(3, offset=CONTROLLER_PORT_OFFSET)
     started = conveyor(
         "broker", "start", "--nodes", "3", "--port", str(port), "--data-dir", str(tmp_path)
     )

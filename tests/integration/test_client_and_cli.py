@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from conveyor.config import Settings
+from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service
 from conveyor.producers.client import AsyncConveyorClient, ConveyorClient
 from conveyor.producers.exceptions import ApiRefusedError, ApiUnavailableError
 from conveyor.producers.retry import Backoff
 from support.events import orders_json, read_topic
-from support.ports import free_port_block
 from support.waiting import wait_for
 
 

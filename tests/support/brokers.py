@@ -20,8 +20,9 @@ from testcontainers.community.kafka import KafkaContainer
 from conveyor.config import load_settings
 from conveyor.exceptions import ConveyorError
 from conveyor.infra.kafka import LocalCluster
+from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
+from conveyor.infra.processes import free_port_block
 from conveyor.infra.registry import LocalRegistry
-from support.ports import free_port_block
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -41,7 +42,7 @@ def cache_dir() -> Path:
 @contextmanager
 def local_cluster(root: Path, nodes: int) -> Iterator[LocalCluster]:
     cluster = LocalCluster(
-        root, cache_dir(), nodes=nodes, port=free_port_block(nodes, with_controllers=True)
+        root, cache_dir(), nodes=nodes, port=free_port_block(nodes, offset=CONTROLLER_PORT_OFFSET)
     )
     try:
         cluster.start()

@@ -1,0 +1,170 @@
+"""``conveyor bench ingest``: the API's ingest rate beside the bare producer's, in one run.
+
+The baseline is confluent-kafka's ``Producer`` doing the same work the API does
+after validation: the same Avro encoding, the same ``acks=all`` idempotent,
+murmur2, lz4 configuration, to a topic of the same shape. The API is a real
+``conveyor api`` process; the load comes from a separate process over loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Producer
+
+from conveyor.bench.loadgen import LoadResult, http_post, run_load
+from conveyor.config import Settings, StreamDeclaration
+from conveyor.infra.processes import free_port_block
+from conveyor.infra.services import conveyor_service
+from conveyor.producers.config import producer_config
+from conveyor.producers.samples import sample_orders
+from conveyor.producers.topics import ensure_topics
+from conveyor.schemas import registry_client
+from conveyor.schemas.serde import AvroEncoder, register_value_schema
+
+__all__ = ["IngestPlan", "bench_ingest"]
+
+Note = Callable[[str], None]
+
+
+class IngestPlan:
+    """How much to send: sized so each figure takes seconds, not milliseconds."""
+
+    def __init__(
+        self,
+        events: int = 100_000,
+        batch_size: int = 500,
+        single_requests: int = 30_000,
+        concurrency: int = 64,
+    ) -> None:
+        self.events = events
+        self.batch_size = batch_size
+        self.single_requests = single_requests
+        self.concurrency = concurrency
+
+
+def bench_ingest(settings: Settings, plan: IngestPlan, note: Note) -> dict[str, Any]:
+    orders = settings.streams["orders"]
+    run = uuid.uuid4().hex[:8]
+    raw_stream = orders.model_copy(update={"topic": f"bench.raw.{run}"})
+    api_stream = orders.model_copy(update={"topic": f"bench.api.{run}", "max_backlog": 10**12})
+    ensure_topics(settings.kafka, [raw_stream, api_stream])
+    records = sample_orders(plan.events, datetime.now(UTC), seed=3)
+
+    note(f"raw baseline: {plan.events:,} events through confluent-kafka's Producer")
+    raw_rate = _raw_producer(settings, raw_stream, records)
+
+    bodies = [_json_ready(r) for r in records]
+    with _api_process(settings, api_stream) as (host, port):
+        path = f"/v1/streams/{api_stream.name}/events"
+        batches = [
+            http_post(
+                host,
+                port,
+                path,
+                json.dumps(bodies[i : i + plan.batch_size]).encode(),
+                "application/json",
+            )
+            for i in range(0, len(bodies), plan.batch_size)
+        ]
+        singles = [
+            http_post(host, port, path, json.dumps(b).encode(), "application/json")
+            for b in bodies[:20_000]
+        ]
+        note("warming up the API")
+        run_load(host, port, singles, 2_000, plan.concurrency)
+        note(f"API batch ingest: {plan.events:,} events in batches of {plan.batch_size}")
+        batch = run_load(host, port, batches, len(batches), 4)
+        note(
+            f"API single-event requests: {plan.single_requests:,} at concurrency {plan.concurrency}"
+        )
+        single = run_load(host, port, singles, plan.single_requests, plan.concurrency)
+    _require_all_accepted(batch, single)
+
+    batch_rate = plan.events / batch.seconds
+    p50, p99 = _percentiles(single.latencies)
+    return {
+        "raw_producer_events_per_s": round(raw_rate),
+        "api_batch_events_per_s": round(batch_rate),
+        "api_batch_size": plan.batch_size,
+        "batch_ratio": round(batch_rate / raw_rate, 3),
+        "api_single_requests_per_s": round(single.requests / single.seconds),
+        "api_single_concurrency": plan.concurrency,
+        "api_single_p50_ms": round(p50 * 1000, 2),
+        "api_single_p99_ms": round(p99 * 1000, 2),
+        "events": plan.events,
+    }
+
+
+def _raw_producer(
+    settings: Settings, stream: StreamDeclaration, records: list[dict[str, Any]]
+) -> float:
+    with registry_client(settings.schema_registry) as registry:
+        encoder = AvroEncoder(stream.avro_schema, register_value_schema(registry, stream))
+    producer = Producer(producer_config(settings.kafka))
+    began = time.perf_counter()
+    for record in records:
+        value = encoder.encode(record)
+        while True:
+            try:
+                producer.produce(stream.topic, value=value, key=record[stream.key].encode())
+                break
+            except BufferError:
+                producer.poll(0.01)  # the local queue is full: let deliveries drain it
+        producer.poll(0)
+    if producer.flush(120):
+        raise RuntimeError("the raw producer did not deliver every record")
+    return len(records) / (time.perf_counter() - began)
+
+
+@contextmanager
+def _api_process(settings: Settings, stream: StreamDeclaration) -> Iterator[tuple[str, int]]:
+    host, port = "127.0.0.1", free_port_block(1)
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
+        config = Path(tmp) / "conveyor.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "streams": {stream.name: stream.model_dump(by_alias=True, exclude={"name"})},
+                    "api": {"max_in_flight": 500_000, "max_body_bytes": 16 * 2**20},
+                    "workers": {"group_id": f"bench-{uuid.uuid4().hex[:8]}"},
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
+            "CONVEYOR_CONFIG": str(config),
+            "CONVEYOR_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "CONVEYOR_API__HOST": host,
+            "CONVEYOR_API__PORT": str(port),
+        }
+        with conveyor_service(["api"], env, Path(tmp) / "api.log", f"http://{host}:{port}/readyz"):
+            yield host, port
+
+
+def _json_ready(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in record.items()}
+
+
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
+def _require_all_accepted(*results: LoadResult) -> None:
+    for result in results:
+        refused = {s: n for s, n in result.statuses.items() if s != 202}
+        if refused:
+            raise RuntimeError(f"the API refused requests during the benchmark: {refused}")

@@ -1,0 +1,85 @@
+"""A small HTTP/1.1 load generator: keep-alive connections, each one request at a time.
+
+Written on raw asyncio streams because a general HTTP client spends more CPU per
+request than the API under test, and the two share this machine's cores; it runs in
+its own process for the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from dataclasses import dataclass
+from itertools import cycle
+
+__all__ = ["LoadResult", "run_load"]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    seconds: float
+    latencies: list[float]  # seconds, one per request
+    statuses: dict[int, int]
+
+
+def run_load(
+    host: str, port: int, requests: list[bytes], total: int, concurrency: int
+) -> LoadResult:
+    """Send ``total`` requests (cycling through ``requests``, each a full HTTP request)
+    over ``concurrency`` connections, from a separate process."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        result: LoadResult = pool.apply(_run, (host, port, requests, total, concurrency))
+    return result
+
+
+def http_post(host: str, port: int, path: str, body: bytes, content_type: str) -> bytes:
+    """One keep-alive POST request, ready to write to the socket."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def _run(host: str, port: int, requests: list[bytes], total: int, concurrency: int) -> LoadResult:
+    return asyncio.run(_load(host, port, requests, total, concurrency))
+
+
+async def _load(
+    host: str, port: int, requests: list[bytes], total: int, concurrency: int
+) -> LoadResult:
+    source = cycle(requests)
+    remaining = total
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def connection() -> None:
+        nonlocal remaining
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while remaining > 0:
+                remaining -= 1
+                began = time.perf_counter()
+                writer.write(next(source))
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - began)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return LoadResult(len(latencies), time.perf_counter() - began, latencies, statuses)
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status

@@ -1,0 +1,54 @@
+"""Benchmark figures as a table for people and one JSON object for scripts."""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+__all__ = ["ingest_table", "machine"]
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def ingest_table(figures: dict[str, Any]) -> str:
+    f = figures
+    rows = [
+        ("figure", "conveyor API", "raw producer", "ratio"),
+        (
+            "batch ingest, events/s",
+            f"{f['api_batch_events_per_s']:,}",
+            f"{f['raw_producer_events_per_s']:,}",
+            f"{f['batch_ratio']:.2f}",
+        ),
+        (
+            f"single-event requests/s (concurrency {f['api_single_concurrency']})",
+            f"{f['api_single_requests_per_s']:,}",
+            "-",
+            "-",
+        ),
+        (
+            "single-event 202 latency p50 / p99, ms",
+            f"{f['api_single_p50_ms']} / {f['api_single_p99_ms']}",
+            "-",
+            "-",
+        ),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
