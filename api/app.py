@@ -21,7 +21,7 @@ from conveyor.api.ingest import Ingestor
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.middleware import RequestMetrics
 from conveyor.api.monitor import Monitor
-from conveyor.api.routes_events import events_router
+from conveyor.api.routes_events import add_event_routes, event_path, event_paths
 from conveyor.api.routes_health import health_router
 from conveyor.api.routes_jobs import jobs_router
 from conveyor.api.state import AppState, Running
@@ -69,11 +69,18 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         summary="Events in over HTTP, durably on Kafka as Avro, processed by workers.",
         lifespan=lifespan,
+        # FastAPI's built-in OpenTelemetry checks for a tracer on every request; conveyor
+        # traces on its own terms (off, and free, unless configured).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.conveyor = state
-    app.add_middleware(RequestMetrics, metrics=state.metrics)
+    app.add_middleware(
+        RequestMetrics,
+        metrics=state.metrics,
+        exact_paths=frozenset(event_path(name) for name in state.streams),
+    )
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
-    app.include_router(events_router(state))
+    add_event_routes(app, state)
     app.include_router(jobs_router(state, store.get))
     app.include_router(health_router(state))
     app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
@@ -133,6 +140,7 @@ def _openapi(app: FastAPI, state: AppState) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, summary=app.summary, routes=app.routes
     )
+    schema["paths"] = {**event_paths(state), **schema["paths"]}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for ingest in state.streams.values():
         model_schema = ingest.model.model_json_schema(ref_template="#/components/schemas/{model}")

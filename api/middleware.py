@@ -10,9 +10,11 @@ __all__ = ["RequestMetrics"]
 
 
 class RequestMetrics:
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics, exact_paths: frozenset[str]) -> None:
         self._app = app
         self._metrics = metrics
+        # Routes without parameters (the event routes) are their own template.
+        self._exact_paths = exact_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -29,8 +31,9 @@ class RequestMetrics:
         try:
             await self._app(scope, receive, recording_send)
         finally:
-            route = scope.get("route")
             # The template (/v1/jobs/{event_id}), never the raw path: ids must not
             # become label values.
-            path = getattr(route, "path", "unmatched")
+            path = scope["path"]
+            if path not in self._exact_paths:
+                path = getattr(scope.get("route"), "path", "unmatched")
             self._metrics.requests.labels(path, scope["method"], str(status)).inc()

@@ -38,6 +38,7 @@ class Monitor:
         self._interval = interval
         self._registry_ping = registry_ping
         self._lag: dict[tuple[str, int], PartitionLag] = {}
+        self._backlog: dict[str, int] = {}
         self._kafka_ok_at = 0.0
         self._registry_ok_at = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -55,6 +56,11 @@ class Monitor:
         topics = [s.topic for s in self._streams.values()]
         try:
             self._lag = await asyncio.to_thread(measure_lag, self._admin, self._group, topics)
+            # Summed here, once a measurement, not by every request that asks.
+            self._backlog = {
+                name: sum(p.lag for (t, _), p in self._lag.items() if t == stream.topic)
+                for name, stream in self._streams.items()
+            }
             self._kafka_ok_at = time.monotonic()
         except Exception as exc:
             log.warning("lag measurement failed error=%r", exc)
@@ -81,8 +87,7 @@ class Monitor:
         return self._fresh(self._registry_ok_at)
 
     def backlog(self, stream: str) -> int:
-        topic = self._streams[stream].topic
-        return sum(p.lag for (t, _), p in self._lag.items() if t == topic)
+        return self._backlog.get(stream, 0)
 
     def over_backlog(self, stream: str) -> bool:
         return self.backlog(stream) > self._streams[stream].max_backlog

@@ -1,58 +1,86 @@
-"""``POST /v1/streams/{stream}/events``: one route per declared stream."""
+"""``POST /v1/streams/{stream}/events``: one route per declared stream.
+
+These are the API's hot path, so they are plain Starlette routes: FastAPI's
+per-request dependency solving (cookies, query parameters, body inspection) cost
+more than all of the handler's own work. Their OpenAPI entries are written here,
+from the same stream declarations and event models the handlers validate with.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from pydantic_core import to_json
+from starlette.requests import Request
+from starlette.responses import Response
 
 from conveyor.api.body import NDJSON, parse_events, read_limited
 from conveyor.api.errors import NotFoundError
 from conveyor.api.ingest import StreamIngest
 from conveyor.api.state import AppState
 
-__all__ = ["events_router"]
+__all__ = ["add_event_routes", "event_path", "event_paths"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def events_router(state: AppState) -> APIRouter:
-    router = APIRouter(prefix="/v1/streams", tags=["events"])
+def add_event_routes(app: FastAPI, state: AppState) -> None:
     for ingest in state.streams.values():
-        router.add_api_route(
-            f"/{ingest.stream.name}/events",
+        app.add_route(
+            event_path(ingest.stream.name),
             _handler(state, ingest),
             methods=["POST"],
-            status_code=202,
-            name=f"post_{ingest.stream.name}_events",
-            summary=f"Send {ingest.stream.name} events",
-            description=_description(ingest),
-            openapi_extra=_openapi_body(ingest),
-            responses=_RESPONSES,
+            include_in_schema=False,
         )
 
-    @router.post("/{stream}/events", include_in_schema=False)
-    async def unknown_stream(stream: str) -> None:
+    async def unknown_stream(request: Request) -> Response:
         known = ", ".join(sorted(state.streams))
+        stream = request.path_params["stream"]
         raise NotFoundError(f"unknown stream {stream!r}; streams: {known}")
 
-    return router
+    app.add_route(
+        "/v1/streams/{stream}/events", unknown_stream, methods=["POST"], include_in_schema=False
+    )
 
 
-def _handler(state: AppState, ingest: StreamIngest) -> Any:
-    settings = state.settings.api
+def event_path(stream: str) -> str:
+    return f"/v1/streams/{stream}/events"
 
-    async def post_events(request: Request) -> JSONResponse:
+
+def _handler(state: AppState, ingest: StreamIngest) -> Endpoint:
+    limits = state.settings.api
+
+    async def post_events(request: Request) -> Response:
         key = state.auth.authenticate(request)
         state.auth.authorize(key, ingest.stream.name)
-        body = await read_limited(request, settings.max_body_bytes)
+        body = await read_limited(request, limits.max_body_bytes)
         parsed = parse_events(
-            body, request.headers.get("content-type", ""), ingest.model, settings.max_batch_items
+            body, request.headers.get("content-type", ""), ingest.model, limits.max_batch_items
         )
         receipts = await state.parts().ingestor.accept(ingest, parsed.events, request.headers)
         content: Any = {"events": receipts} if parsed.batch else receipts[0]
-        return JSONResponse(content, status_code=202)
+        return Response(to_json(content), status_code=202, media_type="application/json")
 
     return post_events
+
+
+def event_paths(state: AppState) -> dict[str, Any]:
+    """The OpenAPI ``paths`` entries of the event routes."""
+    return {
+        event_path(ingest.stream.name): {
+            "post": {
+                "tags": ["events"],
+                "summary": f"Send {ingest.stream.name} events",
+                "description": _description(ingest),
+                "operationId": f"post_{ingest.stream.name}_events",
+                "requestBody": _request_body(ingest),
+                "responses": _RESPONSES,
+            }
+        }
+        for ingest in state.streams.values()
+    }
 
 
 def _description(ingest: StreamIngest) -> str:
@@ -66,31 +94,34 @@ def _description(ingest: StreamIngest) -> str:
     )
 
 
-def _openapi_body(ingest: StreamIngest) -> dict[str, Any]:
+def _request_body(ingest: StreamIngest) -> dict[str, Any]:
     ref = {"$ref": f"#/components/schemas/{ingest.model.__name__}"}
     return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"anyOf": [ref, {"type": "array", "items": ref, "minItems": 1}]}
-                },
-                NDJSON: {"schema": ref},
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"anyOf": [ref, {"type": "array", "items": ref, "minItems": 1}]}
             },
-        }
+            NDJSON: {"schema": ref},
+        },
     }
 
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Accepted: every event is on Kafka; receipts in request order."},
-    401: {"description": "Missing or invalid API key."},
-    403: {"description": "The key may not use this stream."},
-    413: {"description": "Body or batch over its limit; the limit is in `detail`."},
-    415: {"description": "Not JSON or NDJSON."},
-    422: {"description": "Invalid events: `detail` lists index, field path and reason."},
-    429: {"description": "Over the key's rate; see `Retry-After`."},
-    503: {
+_PROBLEM = {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}
+_RESPONSES: dict[str, dict[str, Any]] = {
+    "202": {"description": "Accepted: every event is on Kafka; receipts in request order."},
+    "401": {"description": "Missing or invalid API key.", "content": _PROBLEM},
+    "403": {"description": "The key may not use this stream.", "content": _PROBLEM},
+    "413": {"description": "Body or batch over its limit, named in `detail`.", "content": _PROBLEM},
+    "415": {"description": "Not JSON or NDJSON.", "content": _PROBLEM},
+    "422": {
+        "description": "Invalid events: `detail` lists index, field path and reason.",
+        "content": _PROBLEM,
+    },
+    "429": {"description": "Over the key's rate; see `Retry-After`.", "content": _PROBLEM},
+    "503": {
         "description": "Not now (producer buffer full, or backlog over `max_backlog`); "
-        "see `Retry-After`. Nothing, or only the listed events, reached Kafka."
+        "see `Retry-After`. Nothing, or only the events listed, reached Kafka.",
+        "content": _PROBLEM,
     },
 }

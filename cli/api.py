@@ -37,6 +37,9 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
         log_level="warning",
         access_log=False,
         log_config=None,
+        # No proxy in front is assumed; trusting X-Forwarded-* is opt-in, not a default.
+        proxy_headers=False,
+        server_header=False,
     )
 
 

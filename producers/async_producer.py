@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -54,6 +55,9 @@ class AsyncProducer:
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
         self._fatal: KafkaError | None = None
+        self._reports: list[
+            tuple[asyncio.Future[Delivery | DeliveryError], Delivery | DeliveryError]
+        ] = []
 
     def start(self) -> None:
         config = {**self._config, "error_cb": self._on_error}
@@ -62,13 +66,15 @@ class AsyncProducer:
         self._poller.start()
 
     def close(self, timeout: float = 30.0) -> int:
-        """Flush what is buffered and stop polling; returns the records still undelivered."""
+        """Stop polling, flush what is buffered; returns the records still undelivered."""
         if self._producer is None:
             return 0
-        remaining = self._producer.flush(timeout)
         self._stopping.set()
         if self._poller is not None:
             self._poller.join(timeout)
+        # The poll thread is gone: flush serves the last delivery reports on this thread.
+        remaining = self._producer.flush(timeout)
+        self._dispatch_reports()
         self._producer = None
         return remaining
 
@@ -92,43 +98,43 @@ class AsyncProducer:
         """
         producer = self._require_started()
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Delivery]] = []
+        futures: list[asyncio.Future[Delivery | DeliveryError]] = []
         for record in records:
-            future: asyncio.Future[Delivery] = loop.create_future()
+            future: asyncio.Future[Delivery | DeliveryError] = loop.create_future()
             try:
                 producer.produce(
                     record.topic,
                     value=record.value,
                     key=record.key,
                     headers=record.headers,
-                    on_delivery=self._resolver(loop, future),
+                    on_delivery=partial(self._delivered, future),
                 )
             except BufferError:
-                future.set_exception(ProducerBusyError("the producer's buffer is full"))
+                future.set_result(ProducerBusyError("the producer's buffer is full"))
             except KafkaException as exc:
-                future.set_exception(DeliveryError.from_kafka(exc.args[0], record.topic))
+                future.set_result(DeliveryError.from_kafka(exc.args[0], record.topic))
             futures.append(future)
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        return [r if isinstance(r, Delivery | DeliveryError) else _unexpected(r) for r in results]
+        if len(futures) == 1:
+            return [await futures[0]]
+        return list(await asyncio.gather(*futures))
 
     def _require_started(self) -> Producer:
         if self._producer is None:
             raise ProducerBusyError("the producer is not running")
         return self._producer
 
-    @staticmethod
-    def _resolver(
-        loop: asyncio.AbstractEventLoop, future: asyncio.Future[Delivery]
-    ) -> Callable[[KafkaError | None, Message], None]:
-        def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            # Runs on the poll thread; futures belong to the loop.
-            if err is not None:
-                result: Delivery | DeliveryError = DeliveryError.from_kafka(err, msg.topic() or "")
-            else:
-                result = Delivery(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
-            loop.call_soon_threadsafe(_settle, future, result)
-
-        return on_delivery
+    def _delivered(
+        self,
+        future: asyncio.Future[Delivery | DeliveryError],
+        err: KafkaError | None,
+        msg: Message,
+    ) -> None:
+        """A delivery report, on the poll thread: kept until the poll call returns."""
+        if err is not None:
+            result: Delivery | DeliveryError = DeliveryError.from_kafka(err, msg.topic() or "")
+        else:
+            result = Delivery(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+        self._reports.append((future, result))
 
     def _poll(self) -> None:
         while not self._stopping.is_set():
@@ -136,6 +142,16 @@ class AsyncProducer:
             if producer is None:
                 return
             producer.poll(0.05)
+            self._dispatch_reports()
+
+    def _dispatch_reports(self) -> None:
+        """Hand the reports gathered by one poll to the event loop: one wake-up for all."""
+        if not self._reports:
+            return
+        reports, self._reports = self._reports, []
+        loop = reports[0][0].get_loop()
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_settle_all, reports)
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
@@ -145,14 +161,9 @@ class AsyncProducer:
             log.warning("producer error code=%s reason=%s", err.name(), err.str())
 
 
-def _settle(future: asyncio.Future[Delivery], result: Delivery | DeliveryError) -> None:
-    if future.done():
-        return
-    if isinstance(result, DeliveryError):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
-
-
-def _unexpected(error: BaseException) -> DeliveryError:
-    return DeliveryError(f"unexpected delivery failure: {error!r}", code="UNKNOWN")
+def _settle_all(
+    reports: list[tuple[asyncio.Future[Delivery | DeliveryError], Delivery | DeliveryError]],
+) -> None:
+    for future, result in reports:
+        if not future.done():
+            future.set_result(result)
