@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.datastructures import Headers
 
+from conveyor.api.body import EventReader
 from conveyor.api.errors import InvalidEventsError, OverloadedError
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
@@ -43,6 +44,7 @@ class StreamIngest:
 
     stream: StreamDeclaration
     model: type[BaseModel]
+    reader: EventReader
 
     @property
     def event_type(self) -> str:
@@ -79,7 +81,13 @@ class Ingestor:
         self._refuse_if_overloaded(name, len(events))
         ids = _event_ids(events, headers.get("idempotency-key"))
         now = datetime.now(UTC)
-        traceparent = child_traceparent(headers.get("traceparent"))
+        headers_of = cloudevent_headers(
+            f"/v1/streams/{name}",
+            ingest.event_type,
+            now,
+            child_traceparent(headers.get("traceparent")),
+        )
+        encode = self._encoders[name].encode
         records = []
         for event, event_id in zip(events, ids, strict=True):
             value = event.model_dump()
@@ -88,10 +96,8 @@ class Ingestor:
                 OutgoingRecord(
                     topic=ingest.stream.topic,
                     key=str(value[ingest.stream.key]).encode(),
-                    value=self._encoders[name].encode(value),
-                    headers=cloudevent_headers(
-                        event_id, f"/v1/streams/{name}", ingest.event_type, now, traceparent
-                    ),
+                    value=encode(value),
+                    headers=headers_of(event_id),
                 )
             )
         began = time.perf_counter()

@@ -16,7 +16,7 @@ from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor.api.body import NDJSON, parse_events, read_limited
+from conveyor.api.body import NDJSON, read_limited
 from conveyor.api.errors import NotFoundError
 from conveyor.api.ingest import StreamIngest
 from conveyor.api.state import AppState
@@ -56,9 +56,7 @@ def _handler(state: AppState, ingest: StreamIngest) -> Endpoint:
         key = state.auth.authenticate(request)
         state.auth.authorize(key, ingest.stream.name)
         body = await read_limited(request, limits.max_body_bytes)
-        parsed = parse_events(
-            body, request.headers.get("content-type", ""), ingest.model, limits.max_batch_items
-        )
+        parsed = ingest.reader.read(body, request.headers.get("content-type", ""))
         receipts = await state.parts().ingestor.accept(ingest, parsed.events, request.headers)
         content: Any = {"events": receipts} if parsed.batch else receipts[0]
         return Response(to_json(content), status_code=202, media_type="application/json")

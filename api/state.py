@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from conveyor.api.auth import Authenticator
+from conveyor.api.body import EventReader
 from conveyor.api.errors import OverloadedError
 from conveyor.api.ingest import Ingestor, StreamIngest
 from conveyor.api.jobwriter import JobWriter
@@ -37,10 +38,11 @@ class AppState:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppState:
-        streams = {
-            name: StreamIngest(stream, event_model(stream))
-            for name, stream in settings.streams.items()
-        }
+        streams = {}
+        for name, stream in settings.streams.items():
+            model = event_model(stream)
+            reader = EventReader(model, settings.api.max_batch_items)
+            streams[name] = StreamIngest(stream, model, reader)
         return cls(settings, streams, Authenticator(settings.api.keys))
 
     def parts(self) -> Running:

@@ -55,9 +55,7 @@ class AsyncProducer:
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
         self._fatal: KafkaError | None = None
-        self._reports: list[
-            tuple[asyncio.Future[Delivery | DeliveryError], Delivery | DeliveryError]
-        ] = []
+        self._reports: list[_Pending] = []
 
     def start(self) -> None:
         config = {**self._config, "error_cb": self._on_error}
@@ -91,32 +89,29 @@ class AsyncProducer:
         return self.in_flight + count <= self._max_in_flight
 
     async def send_all(self, records: Sequence[OutgoingRecord]) -> list[Delivery | DeliveryError]:
-        """Enqueue every record, then await each acknowledgement, in order.
+        """Enqueue every record, then await all their acknowledgements; results in order.
 
         The caller checks :meth:`has_room_for` first; if the buffer still fills up
         mid-batch, the records that did not fit come back as :class:`ProducerBusyError`.
         """
         producer = self._require_started()
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Delivery | DeliveryError]] = []
-        for record in records:
-            future: asyncio.Future[Delivery | DeliveryError] = loop.create_future()
+        if not records:
+            return []
+        pending = _Pending(asyncio.get_running_loop().create_future(), len(records))
+        for index, record in enumerate(records):
             try:
                 producer.produce(
                     record.topic,
                     value=record.value,
                     key=record.key,
                     headers=record.headers,
-                    on_delivery=partial(self._delivered, future),
+                    on_delivery=partial(self._delivered, pending, index),
                 )
             except BufferError:
-                future.set_result(ProducerBusyError("the producer's buffer is full"))
+                self._refused(pending, index, ProducerBusyError("the producer's buffer is full"))
             except KafkaException as exc:
-                future.set_result(DeliveryError.from_kafka(exc.args[0], record.topic))
-            futures.append(future)
-        if len(futures) == 1:
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
+                self._refused(pending, index, DeliveryError.from_kafka(exc.args[0], record.topic))
+        return await pending.done
 
     def _require_started(self) -> Producer:
         if self._producer is None:
@@ -124,17 +119,26 @@ class AsyncProducer:
         return self._producer
 
     def _delivered(
-        self,
-        future: asyncio.Future[Delivery | DeliveryError],
-        err: KafkaError | None,
-        msg: Message,
+        self, pending: _Pending, index: int, err: KafkaError | None, msg: Message
     ) -> None:
-        """A delivery report, on the poll thread: kept until the poll call returns."""
+        """A delivery report, on the poll thread."""
         if err is not None:
-            result: Delivery | DeliveryError = DeliveryError.from_kafka(err, msg.topic() or "")
+            self._resolve(pending, index, DeliveryError.from_kafka(err, msg.topic() or ""))
         else:
-            result = Delivery(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
-        self._reports.append((future, result))
+            self._resolve(
+                pending, index, Delivery(msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+            )
+
+    def _resolve(self, pending: _Pending, index: int, result: Delivery | DeliveryError) -> None:
+        """On the poll thread: settled with the other reports of this poll (one wake-up)."""
+        if pending.record(index, result):
+            self._reports.append(pending)
+
+    @staticmethod
+    def _refused(pending: _Pending, index: int, error: DeliveryError) -> None:
+        """On the event loop's thread: a record librdkafka would not take."""
+        if pending.record(index, error):
+            pending.done.set_result(pending.results)
 
     def _poll(self) -> None:
         while not self._stopping.is_set():
@@ -145,11 +149,11 @@ class AsyncProducer:
             self._dispatch_reports()
 
     def _dispatch_reports(self) -> None:
-        """Hand the reports gathered by one poll to the event loop: one wake-up for all."""
+        """Hand the requests completed by one poll to the event loop: one wake-up for all."""
         if not self._reports:
             return
         reports, self._reports = self._reports, []
-        loop = reports[0][0].get_loop()
+        loop = reports[0].done.get_loop()
         if not loop.is_closed():
             loop.call_soon_threadsafe(_settle_all, reports)
 
@@ -161,9 +165,27 @@ class AsyncProducer:
             log.warning("producer error code=%s reason=%s", err.name(), err.str())
 
 
-def _settle_all(
-    reports: list[tuple[asyncio.Future[Delivery | DeliveryError], Delivery | DeliveryError]],
-) -> None:
-    for future, result in reports:
-        if not future.done():
-            future.set_result(result)
+class _Pending:
+    """One ``send_all`` call's records, until the last of them is acknowledged."""
+
+    __slots__ = ("done", "lock", "remaining", "results")
+
+    def __init__(self, done: asyncio.Future[list[Delivery | DeliveryError]], count: int) -> None:
+        self.done = done
+        self.remaining = count
+        self.results: list[Delivery | DeliveryError] = [ProducerBusyError("not sent")] * count
+        # Reports arrive on the poll thread, refusals on the event loop's.
+        self.lock = threading.Lock()
+
+    def record(self, index: int, result: Delivery | DeliveryError) -> bool:
+        """Store one record's outcome; True when it was the last one outstanding."""
+        self.results[index] = result
+        with self.lock:
+            self.remaining -= 1
+            return self.remaining == 0
+
+
+def _settle_all(reports: list[_Pending]) -> None:
+    for pending in reports:
+        if not pending.done.done():
+            pending.done.set_result(pending.results)

@@ -11,6 +11,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 __all__ = ["KafkaHeaders", "child_traceparent", "cloudevent_headers", "uuid7"]
@@ -42,15 +43,18 @@ def child_traceparent(parent: str | None) -> str:
 
 
 def cloudevent_headers(
-    event_id: str, source: str, event_type: str, at: datetime, traceparent: str
-) -> KafkaHeaders:
-    """The binary-mode CloudEvents headers of one event."""
-    return [
+    source: str, event_type: str, at: datetime, traceparent: str
+) -> Callable[[str], KafkaHeaders]:
+    """The binary-mode CloudEvents headers of a request's events, as ``headers(event_id)``.
+
+    Everything but ``ce_id`` is shared by the events of one request, so it is encoded once.
+    """
+    shared: KafkaHeaders = [
         ("ce_specversion", b"1.0"),
-        ("ce_id", event_id.encode()),
         ("ce_source", source.encode()),
         ("ce_type", event_type.encode()),
         ("ce_time", at.isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()),
         ("content-type", b"application/avro"),
         ("traceparent", traceparent.encode()),
     ]
+    return lambda event_id: [("ce_id", event_id.encode()), *shared]

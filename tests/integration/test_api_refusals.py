@@ -53,10 +53,10 @@ def test_invalid_events_get_422_naming_every_item_field_and_reason(api: TestClie
 @pytest.mark.parametrize(
     ("body", "content_type", "expected"),
     [
-        (b"{not json", "application/json", "invalid JSON"),
+        (b"{not json", "application/json", "Invalid JSON"),
         (b'"a string"', "application/json", "expected a JSON object or an array"),
         (b"[]", "application/json", "no events in the request body"),
-        (b'{"event_id": "x"}\nnot json\n', "application/x-ndjson", "invalid JSON"),
+        (b'{"event_id": "x"}\nnot json\n', "application/x-ndjson", "Invalid JSON"),
     ],
 )
 def test_bodies_that_are_not_events_get_422(
