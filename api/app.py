@@ -30,6 +30,7 @@ from conveyor.producers.async_producer import AsyncProducer
 from conveyor.producers.config import producer_config
 from conveyor.producers.topics import require_topics
 from conveyor.schemas import registry_client
+from conveyor.schemas.models import json_schema
 from conveyor.schemas.serde import AvroEncoder, register_value_schema
 from conveyor.store import JobStore
 
@@ -143,8 +144,8 @@ def _openapi(app: FastAPI, state: AppState) -> dict[str, Any]:
     schema["paths"] = {**event_paths(state), **schema["paths"]}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for ingest in state.streams.values():
-        model_schema = ingest.model.model_json_schema(ref_template="#/components/schemas/{model}")
+        model_schema = json_schema(ingest.event, ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
-        components[ingest.model.__name__] = model_schema
+        components[ingest.event.__name__] = model_schema
     app.openapi_schema = schema
     return schema

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from starlette.datastructures import Headers
 
 from conveyor.api.body import EventReader
@@ -43,7 +42,7 @@ class StreamIngest:
     """What the API knows of one stream before it connects to anything."""
 
     stream: StreamDeclaration
-    model: type[BaseModel]
+    event: Any  # the stream's event type, a TypedDict
     reader: EventReader
 
     @property
@@ -74,7 +73,7 @@ class Ingestor:
         self._metrics = metrics
 
     async def accept(
-        self, ingest: StreamIngest, events: list[BaseModel], headers: Headers
+        self, ingest: StreamIngest, events: list[dict[str, Any]], headers: Headers
     ) -> list[dict[str, Any]]:
         """Produce ``events`` and return one receipt each, in order; raise unless all landed."""
         name = ingest.stream.name
@@ -90,13 +89,12 @@ class Ingestor:
         encode = self._encoders[name].encode
         records = []
         for event, event_id in zip(events, ids, strict=True):
-            value = event.model_dump()
-            value[EVENT_ID_FIELD] = event_id
+            event[EVENT_ID_FIELD] = event_id
             records.append(
                 OutgoingRecord(
                     topic=ingest.stream.topic,
-                    key=str(value[ingest.stream.key]).encode(),
-                    value=encode(value),
+                    key=event[ingest.stream.key].encode(),
+                    value=encode(event),
                     headers=headers_of(event_id),
                 )
             )
@@ -149,12 +147,12 @@ class Ingestor:
             )
 
 
-def _event_ids(events: list[BaseModel], idempotency_key: str | None) -> list[str]:
+def _event_ids(events: list[dict[str, Any]], idempotency_key: str | None) -> list[str]:
     """Each event's id: its own field, else the Idempotency-Key (``key:index`` in a
     batch of several), else a new UUIDv7. Two events of one request may not share one."""
     ids = []
     for index, event in enumerate(events):
-        own = getattr(event, EVENT_ID_FIELD)
+        own = event.get(EVENT_ID_FIELD)
         if own is not None:
             ids.append(own)
         elif idempotency_key:

@@ -84,7 +84,7 @@ def event_paths(state: AppState) -> dict[str, Any]:
 def _description(ingest: StreamIngest) -> str:
     stream = ingest.stream
     return (
-        f"One `{ingest.model.__name__}` object, a JSON array of them, or `{NDJSON}` lines. "
+        f"One `{ingest.event.__name__}` object, a JSON array of them, or `{NDJSON}` lines. "
         f"Events are keyed by `{stream.key}` on topic `{stream.topic}` "
         f"({stream.partitions} partitions, {stream.ordering} ordering). "
         "Answered 202 once Kafka acknowledged every event; a batch is accepted whole or "
@@ -93,7 +93,7 @@ def _description(ingest: StreamIngest) -> str:
 
 
 def _request_body(ingest: StreamIngest) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{ingest.model.__name__}"}
+    ref = {"$ref": f"#/components/schemas/{ingest.event.__name__}"}
     return {
         "required": True,
         "content": {

@@ -13,7 +13,7 @@ from conveyor.api.metrics import ApiMetrics
 from conveyor.api.monitor import Monitor
 from conveyor.config import Settings
 from conveyor.producers.async_producer import AsyncProducer
-from conveyor.schemas.models import event_model
+from conveyor.schemas.models import event_type
 
 __all__ = ["AppState", "Running"]
 
@@ -40,9 +40,9 @@ class AppState:
     def from_settings(cls, settings: Settings) -> AppState:
         streams = {}
         for name, stream in settings.streams.items():
-            model = event_model(stream)
-            reader = EventReader(model, settings.api.max_batch_items)
-            streams[name] = StreamIngest(stream, model, reader)
+            event = event_type(stream)
+            reader = EventReader(event, settings.api.max_batch_items)
+            streams[name] = StreamIngest(stream, event, reader)
         return cls(settings, streams, Authenticator(settings.api.keys))
 
     def parts(self) -> Running:

@@ -1,20 +1,26 @@
-"""Pydantic models derived from the Avro schemas: what the API validates and documents.
+"""Event types derived from the Avro schemas: what the API validates and documents.
 
 The ``.avsc`` file is the only place a stream's fields are written; this module
-turns it into a strict pydantic model, so validation at the door and the OpenAPI
-document can never drift from what the Avro encoder accepts.
+turns it into a strict ``TypedDict`` that pydantic validates, so validation at the
+door and the OpenAPI document can never drift from what the Avro encoder accepts.
+A ``TypedDict`` rather than a model: validation yields the plain dict the encoder
+takes, without building and dumping an object per event. A field with an Avro
+default may be left out; the encoder writes the schema's default.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, with_config
+
+# typing.TypedDict lacks what pydantic needs before Python 3.12.
+from typing_extensions import TypedDict
 
 from conveyor.config import StreamDeclaration
 from conveyor.schemas.exceptions import UnsupportedSchemaError
 
-__all__ = ["EVENT_ID_FIELD", "EventId", "event_model"]
+__all__ = ["EVENT_ID_FIELD", "EventId", "event_type", "json_schema"]
 
 # Every stream's schema carries the event's identity in this field. Clients may
 # leave it out: the API fills it from the Idempotency-Key header or a new UUIDv7.
@@ -31,49 +37,48 @@ _PRIMITIVES: dict[str, Any] = {
     "double": float,
     "boolean": bool,
 }
-_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+_STRICT = ConfigDict(extra="forbid", strict=True)
 
 
-def event_model(stream: StreamDeclaration) -> type[BaseModel]:
-    """The strict model of one event of ``stream``, named after its Avro record."""
+def event_type(stream: StreamDeclaration) -> Any:
+    """The strict ``TypedDict`` of one event of ``stream``, named after its Avro record."""
     schema = stream.avro_schema
-    model = _record(schema, schema.get("namespace", ""), top_level=True)
-    return model
+    return _record(schema, top_level=True)
 
 
-def _record(schema: dict[str, Any], namespace: str, top_level: bool = False) -> type[BaseModel]:
-    namespace = schema.get("namespace", namespace)
+def json_schema(event: Any, ref_template: str) -> dict[str, Any]:
+    """The JSON Schema of an event type, its nested records under ``$defs``."""
+    return TypeAdapter(event).json_schema(ref_template=ref_template)
+
+
+def _record(schema: dict[str, Any], top_level: bool = False) -> Any:
     fields: dict[str, Any] = {}
     for field in schema["fields"]:
-        python_type = _python_type(field["type"], namespace)
-        description = field.get("doc")
+        extra: dict[str, Any] = {"description": field.get("doc")}
         if top_level and field["name"] == EVENT_ID_FIELD:
-            fields[EVENT_ID_FIELD] = (EventId | None, Field(default=None, description=description))
-        elif "default" in field:
-            fields[field["name"]] = (
-                python_type,
-                Field(default=field["default"], description=description),
-            )
+            fields[EVENT_ID_FIELD] = NotRequired[Annotated[EventId, Field(**extra)]]
+            continue
+        python_type = _python_type(field["type"])
+        if "default" in field:
+            extra["json_schema_extra"] = {"default": field["default"]}
+            fields[field["name"]] = NotRequired[Annotated[python_type, Field(**extra)]]
         else:
-            fields[field["name"]] = (python_type, Field(description=description))
-    model: type[BaseModel] = create_model(
-        schema["name"], __config__=_STRICT, __doc__=schema.get("doc"), **fields
-    )
-    return model
+            fields[field["name"]] = Annotated[python_type, Field(**extra)]
+    record = TypedDict(schema["name"], fields)  # type: ignore[misc]
+    record.__doc__ = schema.get("doc")
+    return with_config(_STRICT)(record)
 
 
-def _python_type(avro: Any, namespace: str) -> Any:  # noqa: PLR0911 - one return per Avro type
+def _python_type(avro: Any) -> Any:  # noqa: PLR0911 - one return per Avro type
     if isinstance(avro, str):
         if avro in _PRIMITIVES:
             return _PRIMITIVES[avro]
-        if avro == "null":
-            return None
-        raise UnsupportedSchemaError(f"named type references are not supported: {avro!r}")
+        raise UnsupportedSchemaError(f"unsupported Avro type or named reference: {avro!r}")
     if isinstance(avro, list):
         members = [m for m in avro if m != "null"]
         if len(members) != 1:
             raise UnsupportedSchemaError(f'only ["null", T] unions are supported: {avro}')
-        inner = _python_type(members[0], namespace)
+        inner = _python_type(members[0])
         return inner | None if "null" in avro else inner
     logical = avro.get("logicalType")
     if logical in ("timestamp-millis", "timestamp-micros"):
@@ -82,13 +87,13 @@ def _python_type(avro: Any, namespace: str) -> Any:  # noqa: PLR0911 - one retur
         return Annotated[AwareDatetime, Field(strict=False)]
     kind = avro["type"]
     if kind == "record":
-        return _record(avro, namespace)
+        return _record(avro)
     if kind == "enum":
         return Literal[tuple(avro["symbols"])]
     if kind == "array":
-        return list[_python_type(avro["items"], namespace)]  # type: ignore[misc]
+        return list[_python_type(avro["items"])]  # type: ignore[misc]
     if kind == "map":
-        return dict[str, _python_type(avro["values"], namespace)]  # type: ignore[misc]
+        return dict[str, _python_type(avro["values"])]  # type: ignore[misc]
     if kind in _PRIMITIVES:
         return _PRIMITIVES[kind]
     raise UnsupportedSchemaError(f"unsupported Avro type: {kind!r}")
