@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,8 @@ class JobStore:
         """
         if not records:
             return
+        # The events of one request share their timestamps: convert each one once.
+        when = functools.lru_cache(maxsize=None)(self._when)
         rows = [
             (
                 r.event_id,
@@ -108,8 +111,8 @@ class JobStore:
                 r.partition,
                 r.offset,
                 r.status.value,
-                self._when(r.accepted_at),
-                self._when(r.updated_at),
+                when(r.accepted_at),
+                when(r.updated_at),
             )
             for r in records
         ]
