@@ -22,7 +22,7 @@ from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
 from conveyor.api.monitor import Monitor
 from conveyor.config import StreamDeclaration
-from conveyor.producers.async_producer import AsyncProducer, Delivery, OutgoingRecord
+from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
 from conveyor.producers.exceptions import DeliveryError
 from conveyor.producers.identity import child_traceparent, cloudevent_headers, uuid7
 from conveyor.schemas.models import EVENT_ID_FIELD
@@ -87,19 +87,13 @@ class Ingestor:
             child_traceparent(headers.get("traceparent")),
         )
         encode = self._encoders[name].encode
-        records = []
+        key_field = ingest.stream.key
+        records: list[Outgoing] = []
         for event, event_id in zip(events, ids, strict=True):
             event[EVENT_ID_FIELD] = event_id
-            records.append(
-                OutgoingRecord(
-                    topic=ingest.stream.topic,
-                    key=event[ingest.stream.key].encode(),
-                    value=encode(event),
-                    headers=headers_of(event_id),
-                )
-            )
+            records.append((event[key_field].encode(), encode(event), headers_of(event_id)))
         began = time.perf_counter()
-        results = await self._producer.send_all(records)
+        results = await self._producer.send_all(ingest.stream.topic, records)
         self._metrics.produce_seconds.labels(name).observe(time.perf_counter() - began)
         landed = [r for r in results if isinstance(r, Delivery)]
         self._metrics.accepted_events.labels(name).inc(len(landed))

@@ -1,8 +1,8 @@
 """``conveyor bench ingest``: the API's ingest rate beside the bare producer's, in one run.
 
 The baseline is confluent-kafka's ``Producer`` doing the same work the API does
-after validation: the same Avro encoding, the same ``acks=all`` idempotent,
-murmur2, lz4 configuration, to a topic of the same shape. The API is a real
+after validation: the same records (key, Avro value, CloudEvents headers), the same
+``acks=all`` idempotent, murmur2, lz4 configuration, to a topic of the same shape. The API is a real
 ``conveyor api`` process; the load comes from a separate process over loopback.
 """
 
@@ -27,6 +27,7 @@ from conveyor.config import Settings, StreamDeclaration
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service
 from conveyor.producers.config import producer_config
+from conveyor.producers.identity import child_traceparent, cloudevent_headers
 from conveyor.producers.samples import sample_orders
 from conveyor.producers.topics import ensure_topics
 from conveyor.schemas import registry_client
@@ -112,12 +113,18 @@ def _raw_producer(
     with registry_client(settings.schema_registry) as registry:
         encoder = AvroEncoder(stream.avro_schema, register_value_schema(registry, stream))
     producer = Producer(producer_config(settings.kafka))
+    headers_of = cloudevent_headers(
+        f"/v1/streams/{stream.name}", "bench", datetime.now(UTC), child_traceparent(None)
+    )
     began = time.perf_counter()
     for record in records:
         value = encoder.encode(record)
+        headers = headers_of(record["event_id"])
         while True:
             try:
-                producer.produce(stream.topic, value=value, key=record[stream.key].encode())
+                producer.produce(
+                    stream.topic, value=value, key=record[stream.key].encode(), headers=headers
+                )
                 break
             except BufferError:
                 producer.poll(0.01)  # the local queue is full: let deliveries drain it

@@ -23,17 +23,13 @@ from conveyor.config import ClientConfig
 from conveyor.producers.exceptions import DeliveryError, ProducerBusyError
 from conveyor.producers.identity import KafkaHeaders
 
-__all__ = ["AsyncProducer", "Delivery", "OutgoingRecord"]
+__all__ = ["AsyncProducer", "Delivery", "Outgoing"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
-    topic: str
-    key: bytes
-    value: bytes
-    headers: KafkaHeaders
+# A record to produce: key, value, headers.
+Outgoing = tuple[bytes, bytes, KafkaHeaders]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +84,11 @@ class AsyncProducer:
     def has_room_for(self, count: int) -> bool:
         return self.in_flight + count <= self._max_in_flight
 
-    async def send_all(self, records: Sequence[OutgoingRecord]) -> list[Delivery | DeliveryError]:
-        """Enqueue every record, then await all their acknowledgements; results in order.
+    async def send_all(
+        self, topic: str, records: Sequence[Outgoing]
+    ) -> list[Delivery | DeliveryError]:
+        """Enqueue every record to ``topic``, then await all their acknowledgements; results
+        in order.
 
         The caller checks :meth:`has_room_for` first; if the buffer still fills up
         mid-batch, the records that did not fit come back as :class:`ProducerBusyError`.
@@ -98,19 +97,19 @@ class AsyncProducer:
         if not records:
             return []
         pending = _Pending(asyncio.get_running_loop().create_future(), len(records))
-        for index, record in enumerate(records):
+        for index, (key, value, headers) in enumerate(records):
             try:
                 producer.produce(
-                    record.topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=record.headers,
+                    topic,
+                    value=value,
+                    key=key,
+                    headers=headers,
                     on_delivery=partial(self._delivered, pending, index),
                 )
             except BufferError:
                 self._refused(pending, index, ProducerBusyError("the producer's buffer is full"))
             except KafkaException as exc:
-                self._refused(pending, index, DeliveryError.from_kafka(exc.args[0], record.topic))
+                self._refused(pending, index, DeliveryError.from_kafka(exc.args[0], topic))
         return await pending.done
 
     def _require_started(self) -> Producer:
