@@ -14,8 +14,8 @@ import asyncio
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -32,9 +32,8 @@ log = logging.getLogger(__name__)
 Outgoing = tuple[bytes, bytes, KafkaHeaders]
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Where an acknowledged record landed."""
+class Delivery(NamedTuple):
+    """Where an acknowledged record landed (a tuple: one is made per record)."""
 
     topic: str
     partition: int
