@@ -212,7 +212,10 @@ class LocalCluster:
         if result.returncode != 0:
             format_log = node.directory / "logs" / "format.log"
             format_log.write_text(result.stdout + result.stderr)
-            raise StartupError(f"formatting storage of node {node.node_id} failed", [format_log])
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise StartupError(
+                f"formatting storage of node {node.node_id} failed: {last[0][-300:]}", [format_log]
+            )
 
     def _spawn(self, node: NodeSpec, java: str, classpath: str) -> None:
         argv = [
