@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,17 +9,17 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conveyor.config import Settings, load_settings
-from support import brokers
+from support import brokers, stack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by folder, so the marker always matches where a test lives."""
     for item in items:
         parts = Path(str(item.fspath)).parts
-        for folder in ("integration", "chaos"):
+        for folder in ("integration", "chaos", "fuzz"):
             if folder in parts:
                 item.add_marker(folder)
-                if folder == "chaos":
+                if folder != "integration":
                     item.add_marker("integration")
 
 
@@ -36,7 +35,7 @@ def registry_url(tmp_path_factory: pytest.TempPathFactory, bootstrap_servers: st
         yield url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def settings(bootstrap_servers: str, registry_url: str) -> Settings:
     """Settings pointing at the session's broker and registry."""
     return load_settings(
@@ -48,7 +47,7 @@ def settings(bootstrap_servers: str, registry_url: str) -> Settings:
 @pytest.fixture
 def unique() -> Callable[[str], str]:
     """``unique("orders")`` → ``orders-1a2b3c4d``: names no other test uses."""
-    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:8]}"
+    return stack.unique
 
 
 @pytest.fixture

@@ -10,37 +10,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conveyor.api import create_app
-from conveyor.config import Settings, StreamDeclaration
-from conveyor.producers.topics import ensure_topics
+from conveyor.config import Settings
+from support.stack import fresh_stack
 
 
 @pytest.fixture
-def stack_settings(
-    settings: Settings, unique: Callable[[str], str], tmp_path: Path
-) -> Callable[..., Settings]:
-    """Settings whose streams live on fresh topics; ``overrides`` adjust the API or a stream."""
+def stack_settings(settings: Settings, tmp_path: Path) -> Callable[..., Settings]:
+    """``stack_settings(api={...}, orders={...})``: settings on this test's own topics."""
 
-    def _make(api: dict[str, Any] | None = None, **stream_overrides: dict[str, Any]) -> Settings:
-        streams = {
-            name: StreamDeclaration.model_validate(
-                {
-                    **s.model_dump(by_alias=True),
-                    "topic": unique(name),
-                    **stream_overrides.get(name, {}),
-                }
-            )
-            for name, s in settings.streams.items()
-        }
-        made = settings.model_copy(
-            update={
-                "streams": streams,
-                "database_url": f"sqlite:///{tmp_path / 'conveyor.db'}",
-                "api": settings.api.model_copy(update=api or {}),
-                "workers": settings.workers.model_copy(update={"group_id": unique("workers")}),
-            }
-        )
-        ensure_topics(made.kafka, streams.values())
-        return made
+    def _make(api: dict[str, Any] | None = None, **streams: dict[str, Any]) -> Settings:
+        return fresh_stack(settings, tmp_path, api, **streams)
 
     return _make
 
