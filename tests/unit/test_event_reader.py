@@ -1,0 +1,107 @@
+"""Reading request bodies into events: one object, arrays, NDJSON, and every refusal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conveyor.api.body import NDJSON, EventReader
+from conveyor.api.errors import InvalidEventsError, TooLargeError, UnsupportedMediaTypeError
+from conveyor.config import load_streams
+from conveyor.schemas.models import event_type
+
+NOTIFICATIONS = event_type(load_streams()["notifications"])
+
+
+def note(n: int) -> dict[str, Any]:
+    return {"recipient": f"r{n}@example.test", "subject": "hi", "body": f"message {n}"}
+
+
+@pytest.fixture
+def reader() -> EventReader:
+    return EventReader(NOTIFICATIONS, max_items=3)
+
+
+def test_one_object_is_not_a_batch(reader: EventReader) -> None:
+    parsed = reader.read(json.dumps(note(1)).encode(), "application/json; charset=utf-8")
+
+    assert parsed.batch is False
+    assert parsed.events == [note(1)]
+
+
+def test_arrays_and_ndjson_are_batches_in_order(reader: EventReader) -> None:
+    array = reader.read(json.dumps([note(1), note(2)]).encode(), "application/json")
+    lines = reader.read(b"\n".join(json.dumps(note(n)).encode() for n in (1, 2, 3)), NDJSON)
+
+    assert array.batch
+    assert array.events == [note(1), note(2)]
+    assert lines.events == [note(1), note(2), note(3)]
+
+
+def test_every_bad_item_is_reported_with_its_index_and_field(reader: EventReader) -> None:
+    bad = [note(1), {**note(2), "subject": 7}, {"recipient": "x", "body": "y", "extra": 1}]
+
+    with pytest.raises(InvalidEventsError) as refused:
+        reader.read(json.dumps(bad).encode(), "application/json")
+
+    problems = {(p["index"], tuple(p["loc"]), p["type"]) for p in refused.value.detail}
+    assert problems == {
+        (1, ("subject",), "string_type"),
+        (2, ("subject",), "missing"),
+        (2, ("extra",), "extra_forbidden"),
+    }
+
+
+def test_strict_types_refuse_what_lax_parsing_would_coerce(reader: EventReader) -> None:
+    with pytest.raises(InvalidEventsError):
+        reader.read(b'{"recipient": "a", "subject": "s", "body": 12}', "application/json")
+
+
+def test_too_many_events_is_413_not_422(reader: EventReader) -> None:
+    body = json.dumps([note(n) for n in range(4)]).encode()
+
+    with pytest.raises(TooLargeError, match="the limit is 3"):
+        reader.read(body, "application/json")
+    with pytest.raises(TooLargeError, match="4 events in one request; the limit is 3"):
+        reader.read(body.replace(b"}, {", b"}\n{")[1:-1], NDJSON)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "no events"),
+        (b"[]", "no events"),
+        (b"42", "expected a JSON object or an array"),
+        (b"{oops", "Invalid JSON"),
+    ],
+)
+def test_bodies_without_events_are_refused_with_the_reason(
+    reader: EventReader, body: bytes, reason: str
+) -> None:
+    with pytest.raises(InvalidEventsError) as refused:
+        reader.read(body, "application/json")
+
+    assert reason in refused.value.detail[0]["msg"]
+
+
+def test_other_media_types_are_415(reader: EventReader) -> None:
+    with pytest.raises(UnsupportedMediaTypeError, match="text/csv"):
+        reader.read(b"a,b", "text/csv")
+
+
+def test_an_offsetless_timestamp_is_refused_rather_than_guessed() -> None:
+    orders = EventReader(event_type(load_streams()["orders"]), max_items=10)
+    order = {
+        "order_id": "o",
+        "customer_id": "c",
+        "region": "eu",
+        "amount_cents": 1,
+        "placed_at": "2026-11-01T12:00:00",
+    }
+
+    with pytest.raises(InvalidEventsError) as refused:
+        orders.read(json.dumps(order).encode(), "application/json")
+
+    assert refused.value.detail[0]["loc"] == ["placed_at"]
