@@ -84,10 +84,14 @@ class _Base:
             )
         raise ApiRefusedError(response.status_code, _detail(response))
 
-    def _give_up(self, stream: str, attempts: int, reason: str) -> ApiUnavailableError:
-        return ApiUnavailableError(
-            f"stream {stream!r}: gave up after {attempts} attempts (last: {reason})"
-        )
+    def _retry_delay(self, stream: str, attempt: int, outcome: _Outcome) -> float:
+        """Seconds to wait before attempt ``attempt + 1``; raises once attempts run out."""
+        self.stats.note_retry(outcome.reason)
+        if attempt + 1 >= self.backoff.max_attempts:
+            raise ApiUnavailableError(
+                f"stream {stream!r}: gave up after {attempt + 1} attempts (last: {outcome.reason})"
+            )
+        return self.backoff.delay(attempt, outcome.retry_after)
 
 
 class ConveyorClient(_Base):
@@ -123,18 +127,16 @@ class ConveyorClient(_Base):
     def send_batch(self, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Send one batch, retrying until it is accepted whole; returns its receipts."""
         body = self._body(events)
-        reason = ""
-        for attempt in range(self.backoff.max_attempts):
+        attempt = 0
+        while True:
             try:
                 outcome = self._interpret(self._http.post(self._url(stream), content=body))
             except httpx.TransportError as exc:
                 outcome = _Outcome(reason=type(exc).__name__)
             if outcome.receipts is not None:
                 return outcome.receipts
-            reason = outcome.reason
-            self.stats.note_retry(reason)
-            time.sleep(self.backoff.delay(attempt, outcome.retry_after))
-        raise self._give_up(stream, self.backoff.max_attempts, reason)
+            time.sleep(self._retry_delay(stream, attempt, outcome))
+            attempt += 1
 
     def job(self, event_id: str) -> dict[str, Any]:
         response = self._http.get(f"{self._base_url}/v1/jobs/{event_id}")
@@ -186,18 +188,16 @@ class AsyncConveyorClient(_Base):
 
     async def send_batch(self, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = self._body(events)
-        reason = ""
-        for attempt in range(self.backoff.max_attempts):
+        attempt = 0
+        while True:
             try:
                 outcome = self._interpret(await self._http.post(self._url(stream), content=body))
             except httpx.TransportError as exc:
                 outcome = _Outcome(reason=type(exc).__name__)
             if outcome.receipts is not None:
                 return outcome.receipts
-            reason = outcome.reason
-            self.stats.note_retry(reason)
-            await asyncio.sleep(self.backoff.delay(attempt, outcome.retry_after))
-        raise self._give_up(stream, self.backoff.max_attempts, reason)
+            await asyncio.sleep(self._retry_delay(stream, attempt, outcome))
+            attempt += 1
 
 
 async def _aiter(
