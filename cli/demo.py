@@ -1,27 +1,23 @@
-"""``conveyor demo``: the local stack, sample traffic and what came of it."""
+"""``conveyor demo``: the local stack, sample traffic through the API, and what came of it."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings
 from conveyor.cli.signals import interrupt_on_sigterm, wait_for_interrupt
-from conveyor.cli.up import nodes_option
-from conveyor.config import Settings, StreamDeclaration
-from conveyor.infra.stack import local_stack, stack_env
-from conveyor.producers.config import producer_config
+from conveyor.cli.up import nodes_option, running_pipeline
+from conveyor.config import Settings
+from conveyor.producers.client import ConveyorClient
 from conveyor.producers.samples import sample_orders
-from conveyor.producers.topics import ensure_topics
 from conveyor.schemas import registry_client
 
 __all__ = ["demo"]
@@ -30,80 +26,75 @@ __all__ = ["demo"]
 @click.command()
 @nodes_option
 @data_dir_option
+@click.option("--orders", "count", type=click.IntRange(1, 100_000), default=5, show_default=True)
 @click.option("--keep", is_flag=True, help="Keep the stack up afterwards, until Ctrl-C.")
-def demo(nodes: str, data_dir: Path | None, keep: bool) -> None:
-    """Bring the stack up, send sample orders through the registry and show them."""
+def demo(nodes: str, data_dir: Path | None, count: int, keep: bool) -> None:
+    """Bring the stack up, post sample orders to the API, and show where each one went."""
     interrupt_on_sigterm()
     config = settings()
-    with local_stack(config, data_dir or config.data_dir, int(nodes)) as running:
-        echo_env(stack_env(running))
-        stream = running.streams["orders"]
-        ensure_topics(running.kafka, [stream])
-        orders = sample_orders(5, datetime.now(UTC), seed=uuid.uuid4().int)
-        note(
-            f"sending {len(orders)} orders as Avro to topic {stream.topic!r} and reading them back"
+    with running_pipeline(config, data_dir or config.data_dir, int(nodes)) as (running, env):
+        echo_env(env)
+        orders = [
+            _json_ready(o) for o in sample_orders(count, datetime.now(UTC), seed=uuid.uuid4().int)
+        ]
+        note(f"posting {len(orders)} orders to {running.api_url}/v1/streams/orders/events")
+        with ConveyorClient(running.api_url) as client:
+            receipts = [r for batch in client.send("orders", orders) for r in batch]
+            statuses = {r["event_id"]: client.job(r["event_id"])["status"] for r in receipts}
+        records = _read_back(running, receipts)
+        click.echo(
+            f"{'event_id':<38} {'partition':>9} {'offset':>6}  {'job':<8} "
+            f"{'customer':<8} {'region':<6} {'amount':>9}"
         )
-        for record in _round_trip(running, stream, orders):
-            click.echo(json.dumps(record, default=str))
+        for receipt in receipts:
+            value = records[(receipt["partition"], receipt["offset"])]
+            click.echo(
+                f"{receipt['event_id']:<38} {receipt['partition']:>9} {receipt['offset']:>6}  "
+                f"{statuses[receipt['event_id']]:<8} {value['customer_id']:<8} "
+                f"{value['region']:<6} {value['amount_cents'] / 100:>9.2f}"
+            )
+        note(f"{len(records)} of {len(orders)} read back from Kafka as Avro via the registry")
         if keep:
             note("the stack stays up; Ctrl-C stops it")
             wait_for_interrupt()
 
 
-def _round_trip(
-    config: Settings, stream: StreamDeclaration, records: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Produce ``records`` keyed by the stream's key, then read exactly those back."""
-    with registry_client(config.schema_registry) as registry:
-        return _produce_and_read_back(config, stream, records, registry)
+def _json_ready(order: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in order.items()}
 
 
-def _produce_and_read_back(
-    config: Settings,
-    stream: StreamDeclaration,
-    records: list[dict[str, Any]],
-    registry: SchemaRegistryClient,
-) -> list[dict[str, Any]]:
-    serialize = AvroSerializer(registry, stream.schema_path.read_text())
-    deserialize = AvroDeserializer(registry)
-    context = SerializationContext(stream.topic, MessageField.VALUE)
-    producer = Producer(producer_config(config.kafka))
-    landed: dict[int, int] = {}  # partition -> first offset written by this run
-
-    def _delivered(err: Any, msg: Any) -> None:
-        if err is None:
-            landed.setdefault(msg.partition(), msg.offset())
-
-    for record in records:
-        producer.produce(
-            stream.topic,
-            key=record[stream.key].encode(),
-            value=serialize(record, context),
-            on_delivery=_delivered,
-        )
-    producer.flush(30)
+def _read_back(
+    config: Settings, receipts: list[dict[str, Any]]
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """The records at the receipts' positions, decoded with confluent-kafka's own serde."""
+    topic = receipts[0]["topic"]
     consumer = Consumer(
         {
             **config.kafka.librdkafka_config(),
-            "group.id": f"conveyor-demo-{uuid.uuid4()}",
+            "group.id": "conveyor-demo",
             "isolation.level": "read_committed",
             "enable.auto.commit": "false",
         }
     )
-    consumer.assign([TopicPartition(stream.topic, p, o) for p, o in landed.items()])
-    wanted = {r["event_id"] for r in records}
-    out = []
+    first: dict[int, int] = {}
+    for receipt in receipts:
+        first[receipt["partition"]] = min(
+            first.get(receipt["partition"], receipt["offset"]), receipt["offset"]
+        )
+    consumer.assign([TopicPartition(topic, p, o) for p, o in first.items()])
+    wanted = {(r["partition"], r["offset"]) for r in receipts}
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    context = SerializationContext(topic, MessageField.VALUE)
     try:
-        while wanted:
-            msg = consumer.poll(10)
-            if msg is None:
-                break
-            if msg.error():
-                continue
-            value = deserialize(msg.value(), context)
-            if value["event_id"] in wanted:
-                wanted.discard(value["event_id"])
-                out.append({"partition": msg.partition(), "offset": msg.offset(), **value})
+        with registry_client(config.schema_registry) as registry:
+            deserialize = AvroDeserializer(registry)
+            while len(found) < len(wanted):
+                msg = consumer.poll(10)
+                if msg is None:
+                    break
+                position = (msg.partition() or 0, msg.offset() or 0)
+                if not msg.error() and position in wanted:
+                    found[position] = deserialize(msg.value(), context)
     finally:
         consumer.close()
-    return out
+    return found

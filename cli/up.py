@@ -28,8 +28,11 @@ nodes_option = click.option(
 
 
 @contextmanager
-def running_pipeline(config: Settings, data_dir: Path, nodes: int) -> Iterator[dict[str, str]]:
-    """Kafka, the registry, the topics and the API; yields the environment that reaches them."""
+def running_pipeline(
+    config: Settings, data_dir: Path, nodes: int
+) -> Iterator[tuple[Settings, dict[str, str]]]:
+    """Kafka, the registry, the topics and the API; yields settings pointing at them and
+    the environment another shell would export to reach them."""
     with local_stack(config, data_dir, nodes) as running:
         ensure_topics(running.kafka, running.streams.values())
         api_url = f"http://{config.api.host}:{config.api.port}"
@@ -43,7 +46,7 @@ def running_pipeline(config: Settings, data_dir: Path, nodes: int) -> Iterator[d
         with conveyor_service(
             ["api"], {**os.environ, **env}, data_dir / "api.log", f"{api_url}/readyz"
         ):
-            yield env
+            yield running.model_copy(update={"api_url": api_url}), env
 
 
 @click.command()
@@ -54,7 +57,7 @@ def up(nodes: str, data_dir: Path | None) -> None:
     interrupt_on_sigterm()
     config = settings()
     try:
-        with running_pipeline(config, data_dir or config.data_dir, int(nodes)) as env:
+        with running_pipeline(config, data_dir or config.data_dir, int(nodes)) as (_, env):
             echo_env(env)
             note("conveyor is up; Ctrl-C stops it")
             wait_for_interrupt()
