@@ -1,7 +1,8 @@
 """Recording accepted events as ``queued`` jobs, in batches, off the request path.
 
 A request does not wait for the database: its rows join the next batch (written
-every few milliseconds) and stay answerable from memory until then. Kafka is the
+every 100 ms, so thousands of rows share one transaction) and stay answerable from
+memory until then. Kafka is the
 durable record of an accepted event; if the API dies before a batch is written,
 the worker's own status write creates the row when it processes the event.
 """
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 class JobWriter:
-    def __init__(self, store: JobStore, interval: float = 0.02) -> None:
+    def __init__(self, store: JobStore, interval: float = 0.1) -> None:
         self._store = store
         self._interval = interval
         self._pending: dict[str, JobRecord] = {}
