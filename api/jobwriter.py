@@ -2,9 +2,9 @@
 
 A request does not wait for the database: its rows join the next batch (written
 every 100 ms, so thousands of rows share one transaction) and stay answerable from
-memory until then. Kafka is the
-durable record of an accepted event; if the API dies before a batch is written,
-the worker's own status write creates the row when it processes the event.
+memory until then. Kafka is the durable record of an accepted event; if the API
+dies before a batch is written, the worker's own status write creates the row when
+it processes the event.
 """
 
 from __future__ import annotations
