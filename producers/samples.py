@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
+
+from conveyor.producers.identity import uuid7
 
 __all__ = ["sample_orders"]
 
@@ -21,9 +22,11 @@ def sample_orders(count: int, start: datetime, seed: int = 7) -> list[dict[str, 
             (rng.randrange(50), rng.randint(1, 4), rng.randrange(100, 10_000))
             for _ in range(rng.randint(1, 3))
         ]
+        placed_at = start + timedelta(seconds=n)
         orders.append(
             {
-                "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                # UUIDv7 at the order's time, as conveyor's client and API assign them.
+                "event_id": uuid7(int(placed_at.timestamp() * 1000), rng.getrandbits(80)),
                 "order_id": f"o-{n:07d}",
                 "customer_id": f"c-{rng.randrange(300):04d}",
                 "region": rng.choice(REGIONS),
@@ -33,7 +36,7 @@ def sample_orders(count: int, start: datetime, seed: int = 7) -> list[dict[str, 
                     {"sku": f"sku-{sku:03d}", "quantity": quantity, "unit_price_cents": price}
                     for sku, quantity, price in lines
                 ],
-                "placed_at": start + timedelta(seconds=n),
+                "placed_at": placed_at,
             }
         )
     return orders

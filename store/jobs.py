@@ -64,9 +64,6 @@ jobs = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("result", Text),
     Column("error", Text),
-    # SQLite: rows live in the event_id B-tree itself, not in a rowid table plus an
-    # index on event_id; an insert touches one tree instead of two.
-    sqlite_with_rowid=False,
 )
 
 
