@@ -23,7 +23,6 @@ from conveyor.api.metrics import ApiMetrics
 from conveyor.api.monitor import Monitor
 from conveyor.config import StreamDeclaration
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
-from conveyor.producers.exceptions import DeliveryError
 from conveyor.producers.identity import child_traceparent, cloudevent_headers, uuid7
 from conveyor.schemas.models import EVENT_ID_FIELD
 from conveyor.schemas.serde import AvroEncoder
@@ -95,25 +94,40 @@ class Ingestor:
         began = time.perf_counter()
         results = await self._producer.send_all(ingest.stream.topic, records)
         self._metrics.produce_seconds.labels(name).observe(time.perf_counter() - began)
-        landed = [r for r in results if isinstance(r, Delivery)]
-        self._metrics.accepted_events.labels(name).inc(len(landed))
-        self._jobs.add(
-            [
-                JobRecord(
-                    event_id, name, r.topic, r.partition, r.offset, JobStatus.QUEUED, now, now
+        # One pass over the results: this runs for every event of every batch.
+        receipts: list[dict[str, Any]] = []
+        queued: list[JobRecord] = []
+        for event_id, result in zip(ids, results, strict=True):
+            if type(result) is Delivery:
+                topic, partition, offset = result
+                receipts.append(
+                    {
+                        "event_id": event_id,
+                        "status_url": "/v1/jobs/" + event_id,
+                        "topic": topic,
+                        "partition": partition,
+                        "offset": offset,
+                    }
                 )
-                for event_id, r in zip(ids, results, strict=True)
-                if isinstance(r, Delivery)
-            ]
-        )
-        receipts = [
-            _receipt(event_id, result) for event_id, result in zip(ids, results, strict=True)
-        ]
-        if len(landed) < len(results):
+                queued.append(
+                    JobRecord(event_id, name, topic, partition, offset, JobStatus.QUEUED, now, now)
+                )
+            else:
+                receipts.append(
+                    {
+                        "event_id": event_id,
+                        "status_url": "/v1/jobs/" + event_id,
+                        "error": str(result),
+                        "error_code": getattr(result, "code", ""),
+                    }
+                )
+        self._metrics.accepted_events.labels(name).inc(len(queued))
+        self._jobs.add(queued)
+        if len(queued) < len(results):
             self._metrics.overloaded.labels(name, "delivery").inc()
             raise OverloadedError(
                 {
-                    "message": f"{len(results) - len(landed)} of {len(results)} events were not "
+                    "message": f"{len(results) - len(queued)} of {len(results)} events were not "
                     "acknowledged by Kafka; resend the request (events keep their event_id, "
                     "so nothing is applied twice)",
                     "events": receipts,
@@ -169,12 +183,3 @@ def _event_ids(events: list[dict[str, Any]], idempotency_key: str | None) -> lis
     if problems:
         raise InvalidEventsError(problems)
     return ids
-
-
-def _receipt(event_id: str, result: Delivery | DeliveryError) -> dict[str, Any]:
-    receipt: dict[str, Any] = {"event_id": event_id, "status_url": f"/v1/jobs/{event_id}"}
-    if isinstance(result, Delivery):
-        receipt.update(topic=result.topic, partition=result.partition, offset=result.offset)
-    else:
-        receipt.update(error=str(result), error_code=result.code)
-    return receipt
