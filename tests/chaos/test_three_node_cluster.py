@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -14,17 +12,8 @@ from conveyor.config import load_settings
 from conveyor.infra.kafka import LocalCluster
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
+from support.cli import conveyor
 from support.waiting import wait_for
-
-
-def conveyor(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conveyor.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def our_java_processes(data_dir: Path) -> list[str]:

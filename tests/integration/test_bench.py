@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
+
+from support.cli import conveyor
 
 
 def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
@@ -20,26 +20,18 @@ def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
         "SCHEMA_REGISTRY_URL": registry_url,
     }
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conveyor.cli",
-            "bench",
-            "ingest",
-            "--events",
-            "2000",
-            "--requests",
-            "1000",
-            "--concurrency",
-            "8",
-            "--json",
-        ],
+    result = conveyor(
+        "bench",
+        "ingest",
+        "--events",
+        "2000",
+        "--requests",
+        "1000",
+        "--concurrency",
+        "8",
+        "--json",
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
 
     assert result.returncode == 0, result.stderr

@@ -19,6 +19,7 @@ from conveyor.infra.services import conveyor_service
 from conveyor.producers.client import AsyncConveyorClient, ConveyorClient
 from conveyor.producers.exceptions import ApiRefusedError, ApiUnavailableError
 from conveyor.producers.retry import Backoff
+from support.cli import conveyor
 from support.events import orders_json, read_topic
 from support.waiting import wait_for
 
@@ -63,24 +64,7 @@ def test_send_reads_json_lines_and_every_event_lands_once(
     source = tmp_path / "orders.ndjson"
     source.write_text("".join(json.dumps(o) + "\n" for o in orders))
 
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "conveyor.cli",
-            "send",
-            "orders",
-            str(source),
-            "--batch-size",
-            "10",
-            "--receipts",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = conveyor("send", "orders", str(source), "--batch-size", "10", "--receipts", env=env)
 
     assert result.returncode == 0, result.stderr
     receipts = [json.loads(line) for line in result.stdout.splitlines()]
@@ -95,15 +79,7 @@ def test_send_names_the_line_that_is_not_json(
 ) -> None:
     _, env = api_process
 
-    result = subprocess.run(
-        [sys.executable, "-m", "conveyor.cli", "send", "orders", "-"],
-        input='{"a": 1}\n{oops\n',
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = conveyor("send", "orders", "-", env=env, stdin='{"a": 1}\n{oops\n', timeout=60)
 
     assert result.returncode == 1
     assert "Error: line 2: not JSON" in result.stderr
@@ -190,4 +166,4 @@ def test_up_serves_the_api_prints_its_url_and_stops_on_sigterm(
         f"CONVEYOR_API_URL=http://127.0.0.1:{port}",
     ]
     assert proc.returncode == 0, stderr
-    assert "stopping" in stderr
+    assert "stop" in stderr  # "stopping ..." (or, if SIGTERM beat the wait, "stopped")

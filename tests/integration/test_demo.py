@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from conveyor.infra.processes import free_port_block
+from support.cli import conveyor
 
 
 def test_demo_posts_orders_to_the_api_and_shows_each_one_read_back(
@@ -21,14 +20,7 @@ def test_demo_posts_orders_to_the_api_and_shows_each_one_read_back(
         "CONVEYOR_API__PORT": str(port),
     }
 
-    result = subprocess.run(
-        [sys.executable, "-m", "conveyor.cli", "demo", "--data-dir", str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    result = conveyor("demo", "--data-dir", str(tmp_path), env=env)
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
