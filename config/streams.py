@@ -79,10 +79,6 @@ class StreamDeclaration(BaseModel):
             raise ValueError(f"schema {self.schema_path} must be an Avro record")
         return parsed
 
-    @property
-    def dlq_topic(self) -> str:
-        return f"{self.topic}.dlq"
-
 
 def load_streams(path: Path | None = None) -> dict[str, StreamDeclaration]:
     """Read stream declarations from ``path``, by default the packaged ``streams.yaml``."""

@@ -32,7 +32,6 @@ def test_the_topic_defaults_to_the_stream_name(tmp_path: Path) -> None:
     )
 
     assert streams["orders"].topic == "orders"
-    assert streams["orders"].dlq_topic == "orders.dlq"
 
 
 def test_a_key_that_is_not_a_field_of_the_schema_is_refused(tmp_path: Path) -> None:
