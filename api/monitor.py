@@ -32,7 +32,7 @@ class Monitor:
         interval: float,
         registry_ping: Callable[[], object],
     ) -> None:
-        self._admin = admin
+        self._admin: AdminClient | None = admin
         self._group = group
         self._streams = {s.name: s for s in streams}
         self._interval = interval
@@ -51,9 +51,14 @@ class Monitor:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        # Let the admin client go now rather than whenever the app is collected: a client
+        # outliving its cluster keeps logging refused connections.
+        self._admin = None
 
     async def refresh(self) -> None:
         topics = [s.topic for s in self._streams.values()]
+        if self._admin is None:
+            return
         try:
             self._lag = await asyncio.to_thread(measure_lag, self._admin, self._group, topics)
             # Summed here, once a measurement, not by every request that asks.
