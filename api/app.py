@@ -111,7 +111,6 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
             await jobs.start()
             ingestor = Ingestor(
                 encoders={s.name: AvroEncoder(s.avro_schema, ids[s.name]) for s in streams},
-                max_backlog={s.name: s.max_backlog for s in streams},
                 producer=producer,
                 monitor=monitor,
                 jobs=jobs,

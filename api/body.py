@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from conveyor.api.errors import InvalidEventsError, TooLargeError, UnsupportedMediaTypeError
 
-__all__ = ["NDJSON", "EventReader", "ParsedBody", "read_limited"]
+__all__ = ["NDJSON", "EventReader", "ParsedBody", "problem", "read_limited"]
 
 NDJSON = "application/x-ndjson"
 
@@ -72,7 +72,7 @@ class EventReader:
                 raise self._refusal(exc.errors(include_url=False), batch=True) from None
             if not events:
                 raise InvalidEventsError(
-                    [_problem(None, [], "no events in the request body", "empty")]
+                    [problem(None, [], "no events in the request body", "empty")]
                 )
             return ParsedBody(events, batch=True)
         if first == b"{":
@@ -85,14 +85,14 @@ class EventReader:
             if not first
             else ("expected a JSON object or an array of objects")
         )
-        raise InvalidEventsError([_problem(None, [], reason, "body_type")])
+        raise InvalidEventsError([problem(None, [], reason, "body_type")])
 
     def _ndjson(self, body: bytes) -> ParsedBody:
         lines = [line for line in body.splitlines() if line.strip()]
         if len(lines) > self._max_items:
             raise self._too_many(len(lines))
         if not lines:
-            raise InvalidEventsError([_problem(None, [], "no events in the request body", "empty")])
+            raise InvalidEventsError([problem(None, [], "no events in the request body", "empty")])
         events = []
         problems: list[dict[str, Any]] = []
         for index, line in enumerate(lines):
@@ -100,7 +100,7 @@ class EventReader:
                 events.append(self._single.validate_json(line))
             except ValidationError as exc:
                 problems += [
-                    _problem(index, list(e["loc"]), e["msg"], e["type"])
+                    problem(index, list(e["loc"]), e["msg"], e["type"])
                     for e in exc.errors(include_url=False)
                 ]
         if problems:
@@ -116,7 +116,7 @@ class EventReader:
             index: int | None = None
             if batch and loc and isinstance(loc[0], int):
                 index, loc = loc[0], loc[1:]
-            problems.append(_problem(index, loc, e["msg"], e["type"]))
+            problems.append(problem(index, loc, e["msg"], e["type"]))
         return InvalidEventsError(problems)
 
     def _too_many(self, count: int | None) -> TooLargeError:
@@ -124,7 +124,7 @@ class EventReader:
         return TooLargeError(f"{counted} in one request; the limit is {self._max_items}")
 
 
-def _problem(index: int | None, loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
+def problem(index: int | None, loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
     """One problem: which item (``index``, for batches), which field (``loc``), and why."""
     problem: dict[str, Any] = {"loc": loc, "msg": msg, "type": kind}
     if index is not None:

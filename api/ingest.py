@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from starlette.datastructures import Headers
 
-from conveyor.api.body import EventReader
+from conveyor.api.body import EventReader, problem
 from conveyor.api.errors import InvalidEventsError, OverloadedError
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
@@ -44,11 +45,15 @@ class StreamIngest:
     event: Any  # the stream's event type, a TypedDict
     reader: EventReader
 
-    @property
-    def event_type(self) -> str:
+    @cached_property
+    def ce_type(self) -> str:
         """The CloudEvents type: the Avro record's full name."""
         schema = self.stream.avro_schema
         return ".".join(p for p in (schema.get("namespace"), schema["name"]) if p)
+
+    @cached_property
+    def ce_source(self) -> str:
+        return f"/v1/streams/{self.stream.name}"
 
 
 class Ingestor:
@@ -58,18 +63,19 @@ class Ingestor:
         self,
         *,
         encoders: dict[str, AvroEncoder],
-        max_backlog: dict[str, int],
         producer: AsyncProducer,
         monitor: Monitor,
         jobs: JobWriter,
         metrics: ApiMetrics,
     ) -> None:
         self._encoders = encoders
-        self._max_backlog = max_backlog
         self._producer = producer
         self._monitor = monitor
         self._jobs = jobs
         self._metrics = metrics
+        # Labelled once here, not looked up again by every request.
+        self._produce_seconds = {s: metrics.produce_seconds.labels(s) for s in encoders}
+        self._accepted_events = {s: metrics.accepted_events.labels(s) for s in encoders}
 
     async def accept(
         self, ingest: StreamIngest, events: list[dict[str, Any]], headers: Headers
@@ -80,8 +86,8 @@ class Ingestor:
         ids = _event_ids(events, headers.get("idempotency-key"))
         now = datetime.now(UTC)
         headers_of = cloudevent_headers(
-            f"/v1/streams/{name}",
-            ingest.event_type,
+            ingest.ce_source,
+            ingest.ce_type,
             now,
             child_traceparent(headers.get("traceparent")),
         )
@@ -93,7 +99,7 @@ class Ingestor:
             records.append((event[key_field].encode(), encode(event), headers_of(event_id)))
         began = time.perf_counter()
         results = await self._producer.send_all(ingest.stream.topic, records)
-        self._metrics.produce_seconds.labels(name).observe(time.perf_counter() - began)
+        self._produce_seconds[name].observe(time.perf_counter() - began)
         # One pass over the results: this runs for every event of every batch.
         receipts: list[dict[str, Any]] = []
         queued: list[JobRecord] = []
@@ -121,7 +127,7 @@ class Ingestor:
                         "error_code": getattr(result, "code", ""),
                     }
                 )
-        self._metrics.accepted_events.labels(name).inc(len(queued))
+        self._accepted_events[name].inc(len(queued))
         self._jobs.add(queued)
         if len(queued) < len(results):
             self._metrics.overloaded.labels(name, "delivery").inc()
@@ -149,7 +155,7 @@ class Ingestor:
             self._metrics.overloaded.labels(stream, "backlog").inc()
             raise OverloadedError(
                 f"stream {stream!r} has {self._monitor.backlog(stream)} events waiting for "
-                f"workers, over its max_backlog of {self._max_backlog[stream]}",
+                f"workers, over its max_backlog of {self._monitor.max_backlog(stream)}",
                 retry_after=RETRY_AFTER_BACKLOG,
                 reason="backlog",
             )
@@ -172,12 +178,12 @@ def _event_ids(events: list[dict[str, Any]], idempotency_key: str | None) -> lis
     for index, event_id in enumerate(ids):
         if event_id in seen:
             problems.append(
-                {
-                    "index": index,
-                    "loc": [EVENT_ID_FIELD],
-                    "type": "duplicate",
-                    "msg": f"event_id {event_id!r} is also item {seen[event_id]}'s",
-                }
+                problem(
+                    index,
+                    [EVENT_ID_FIELD],
+                    f"event_id {event_id!r} is also item {seen[event_id]}'s",
+                    "duplicate",
+                )
             )
         seen.setdefault(event_id, index)
     if problems:

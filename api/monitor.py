@@ -94,8 +94,11 @@ class Monitor:
     def backlog(self, stream: str) -> int:
         return self._backlog.get(stream, 0)
 
+    def max_backlog(self, stream: str) -> int:
+        return self._streams[stream].max_backlog
+
     def over_backlog(self, stream: str) -> bool:
-        return self.backlog(stream) > self._streams[stream].max_backlog
+        return self.backlog(stream) > self.max_backlog(stream)
 
     def position(self, topic: str, partition: int) -> int | None:
         """Where the workers' group reads next on that partition, as last measured."""

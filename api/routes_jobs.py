@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,7 +15,7 @@ from conveyor.store import JobRecord, JobStatus
 __all__ = ["jobs_router"]
 
 
-def jobs_router(state: AppState, lookup: Any) -> APIRouter:
+def jobs_router(state: AppState, lookup: Callable[[str], JobRecord | None]) -> APIRouter:
     """``lookup(event_id)`` reads the result store (blocking; run in a thread)."""
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

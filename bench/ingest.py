@@ -28,7 +28,7 @@ from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service
 from conveyor.producers.config import producer_config
 from conveyor.producers.identity import child_traceparent, cloudevent_headers
-from conveyor.producers.samples import sample_orders
+from conveyor.producers.samples import json_ready, sample_orders
 from conveyor.producers.topics import ensure_topics
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroEncoder, register_value_schema
@@ -64,7 +64,7 @@ def bench_ingest(settings: Settings, plan: IngestPlan, note: Note) -> dict[str, 
     ensure_topics(settings.kafka, [raw_stream, api_stream])
     records = sample_orders(plan.events, datetime.now(UTC), seed=3)
 
-    bodies = [_json_ready(r) for r in records]
+    bodies = [json_ready(r) for r in records]
     raw_rates: list[float] = []
     batch_rates: list[float] = []
     with _api_process(settings, api_stream) as (host, port):
@@ -181,10 +181,6 @@ def _api_process(settings: Settings, stream: StreamDeclaration) -> Iterator[tupl
         }
         with conveyor_service(["api"], env, Path(tmp) / "api.log", f"http://{host}:{port}/readyz"):
             yield host, port
-
-
-def _json_ready(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in record.items()}
 
 
 def _percentiles(latencies: list[float]) -> tuple[float, float]:

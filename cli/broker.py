@@ -38,7 +38,8 @@ def broker() -> None:
 @data_dir_option
 def start(nodes: str, port: int, data_dir: Path | None) -> None:
     """Start the cluster and wait until every node is in its metadata."""
-    cluster = LocalCluster(state_dir(data_dir, "kafka"), settings().cache_dir, int(nodes), port)
+    config = settings()
+    cluster = LocalCluster(state_dir(config, data_dir, "kafka"), config.cache_dir, int(nodes), port)
     note(f"starting Apache Kafka {kafka_version()} ({nodes} node(s)) in {cluster.data_dir}")
     began = time.monotonic()
     cluster.start()
@@ -50,7 +51,8 @@ def start(nodes: str, port: int, data_dir: Path | None) -> None:
 @data_dir_option
 def stop(data_dir: Path | None) -> None:
     """Stop the cluster (SIGTERM, then SIGKILL after 30 s)."""
-    cluster = LocalCluster.recorded(state_dir(data_dir, "kafka"), settings().cache_dir)
+    config = settings()
+    cluster = LocalCluster.recorded(state_dir(config, data_dir, "kafka"), config.cache_dir)
     killed = cluster.stop()
     note(f"stopped {len(cluster.nodes)} node(s)" + (f"; killed {killed}" if killed else ""))
 
@@ -60,7 +62,8 @@ def stop(data_dir: Path | None) -> None:
 @data_dir_option
 def status(as_json: bool, data_dir: Path | None) -> None:
     """Show each node; exit 1 unless every node is up and in the cluster."""
-    cluster = LocalCluster.recorded(state_dir(data_dir, "kafka"), settings().cache_dir)
+    config = settings()
+    cluster = LocalCluster.recorded(state_dir(config, data_dir, "kafka"), config.cache_dir)
     nodes = cluster.status()
     if as_json:
         for node in nodes:

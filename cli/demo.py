@@ -17,7 +17,7 @@ from conveyor.cli.signals import interrupt_on_sigterm, wait_for_interrupt
 from conveyor.cli.up import nodes_option, running_pipeline
 from conveyor.config import Settings
 from conveyor.producers.client import ConveyorClient
-from conveyor.producers.samples import sample_orders
+from conveyor.producers.samples import json_ready, sample_orders
 from conveyor.schemas import registry_client
 
 __all__ = ["demo"]
@@ -35,7 +35,7 @@ def demo(nodes: str, data_dir: Path | None, count: int, keep: bool) -> None:
     with running_pipeline(config, data_dir or config.data_dir, int(nodes)) as (running, env):
         echo_env(env)
         orders = [
-            _json_ready(o) for o in sample_orders(count, datetime.now(UTC), seed=uuid.uuid4().int)
+            json_ready(o) for o in sample_orders(count, datetime.now(UTC), seed=uuid.uuid4().int)
         ]
         note(f"posting {len(orders)} orders to {running.api_url}/v1/streams/orders/events")
         with ConveyorClient(running.api_url) as client:
@@ -57,10 +57,6 @@ def demo(nodes: str, data_dir: Path | None, count: int, keep: bool) -> None:
         if keep:
             note("the stack stays up; Ctrl-C stops it")
             wait_for_interrupt()
-
-
-def _json_ready(order: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in order.items()}
 
 
 def _read_back(

@@ -26,9 +26,9 @@ def settings() -> Settings:
     return load_settings()
 
 
-def state_dir(data_dir: Path | None, part: str) -> Path:
+def state_dir(config: Settings, data_dir: Path | None, part: str) -> Path:
     """``part`` (kafka, registry) below ``--data-dir`` or the configured data dir."""
-    return (data_dir or settings().data_dir) / part
+    return (data_dir or config.data_dir) / part
 
 
 def echo_env(env: Mapping[str, str]) -> None:

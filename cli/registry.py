@@ -24,7 +24,10 @@ def start(port: int, data_dir: Path | None) -> None:
     """Start the registry against KAFKA_BOOTSTRAP_SERVERS and wait until it answers."""
     config = settings()
     local = LocalRegistry(
-        state_dir(data_dir, "registry"), config.cache_dir, config.kafka.bootstrap_servers, port
+        state_dir(config, data_dir, "registry"),
+        config.cache_dir,
+        config.kafka.bootstrap_servers,
+        port,
     )
     note(f"starting Apicurio Registry {APICURIO_VERSION} on Kafka {local.bootstrap_servers}")
     local.start()
@@ -35,5 +38,6 @@ def start(port: int, data_dir: Path | None) -> None:
 @data_dir_option
 def stop(data_dir: Path | None) -> None:
     """Stop the registry."""
-    LocalRegistry.recorded(state_dir(data_dir, "registry"), settings().cache_dir).stop()
+    config = settings()
+    LocalRegistry.recorded(state_dir(config, data_dir, "registry"), config.cache_dir).stop()
     note("stopped the schema registry")

@@ -8,7 +8,7 @@ from typing import Any
 
 from conveyor.producers.identity import uuid7
 
-__all__ = ["sample_orders"]
+__all__ = ["json_ready", "sample_orders"]
 
 REGIONS = ("eu", "na", "apac", "latam")
 
@@ -40,3 +40,8 @@ def sample_orders(count: int, start: datetime, seed: int = 7) -> list[dict[str, 
             }
         )
     return orders
+
+
+def json_ready(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` as a client would post it: times as RFC 3339 strings."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in event.items()}

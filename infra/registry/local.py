@@ -20,6 +20,7 @@ from pathlib import Path
 from conveyor.infra import processes
 from conveyor.infra.exceptions import InfraError, NotRunningError, StartupError
 from conveyor.infra.maven import java_executable, resolve
+from conveyor.infra.services import http_ok
 
 __all__ = ["APICURIO_VERSION", "LocalRegistry"]
 
@@ -118,17 +119,13 @@ class LocalRegistry:
                     f"{processes.tail(self.log_file, 3).strip()[-300:]}",
                     [self.log_file],
                 )
-            try:
-                self._request("GET", "/subjects")
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise StartupError(
-                        f"the schema registry did not answer within {timeout:.0f}s",
-                        [self.log_file],
-                    ) from None
-                time.sleep(0.5)
-            else:
+            if http_ok(f"{self.url}/subjects"):
                 return
+            if time.monotonic() > deadline:
+                raise StartupError(
+                    f"the schema registry did not answer within {timeout:.0f}s", [self.log_file]
+                )
+            time.sleep(0.5)
 
     def _request(self, method: str, path: str, body: object = None) -> object:
         data = None if body is None else json.dumps(body).encode()

@@ -11,15 +11,13 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from conveyor.config import Settings
-from conveyor.producers.samples import sample_orders
+from conveyor.producers.samples import json_ready, sample_orders
 from support.waiting import wait_for
 
 
 def orders_json(count: int, seed: int = 1) -> list[dict[str, Any]]:
-    orders = sample_orders(count, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), seed=seed)
-    for order in orders:
-        order["placed_at"] = order["placed_at"].isoformat()
-    return orders
+    start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    return [json_ready(o) for o in sample_orders(count, start, seed=seed)]
 
 
 def read_topic(settings: Settings, topic: str, expected: int) -> list[dict[str, Any]]:
