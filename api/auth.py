@@ -8,42 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
-from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from conveyor.api.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from conveyor.config import ApiKey
+from conveyor.ratelimit import TokenBucket
 
-__all__ = ["Authenticator", "TokenBucket", "hash_key"]
+__all__ = ["Authenticator", "hash_key"]
 
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-@dataclass
-class TokenBucket:
-    """``rate`` tokens a second, at most ``burst`` saved up."""
-
-    rate: float
-    burst: int
-    tokens: float = field(init=False)
-    stamp: float = field(default_factory=time.monotonic)
-
-    def __post_init__(self) -> None:
-        self.tokens = float(self.burst)
-
-    def take(self, now: float | None = None) -> float:
-        """Take one token: 0.0 if granted, else the seconds until one is available."""
-        now = time.monotonic() if now is None else now
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
 
 
 class Authenticator:

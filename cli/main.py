@@ -18,6 +18,7 @@ from conveyor.cli.registry import registry
 from conveyor.cli.send import send
 from conveyor.cli.topics import topics
 from conveyor.cli.up import up
+from conveyor.cli.worker import worker
 from conveyor.exceptions import ConveyorError
 from conveyor.logs import configure_logging
 
@@ -50,3 +51,4 @@ main.add_command(bench)
 main.add_command(registry)
 main.add_command(up)
 main.add_command(demo)
+main.add_command(worker)

@@ -7,10 +7,17 @@ from conveyor.config.settings import (
     KafkaSettings,
     RegistrySettings,
     Settings,
+    SmtpSettings,
     WorkerSettings,
     load_settings,
 )
-from conveyor.config.streams import Ordering, StreamDeclaration, load_streams
+from conveyor.config.streams import (
+    Ordering,
+    OutputDeclaration,
+    RetryPolicy,
+    StreamDeclaration,
+    load_streams,
+)
 
 __all__ = [
     "ApiKey",
@@ -18,8 +25,11 @@ __all__ = [
     "ClientConfig",
     "KafkaSettings",
     "Ordering",
+    "OutputDeclaration",
     "RegistrySettings",
+    "RetryPolicy",
     "Settings",
+    "SmtpSettings",
     "StreamDeclaration",
     "WorkerSettings",
     "load_settings",

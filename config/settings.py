@@ -30,6 +30,7 @@ __all__ = [
     "KafkaSettings",
     "RegistrySettings",
     "Settings",
+    "SmtpSettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -125,12 +126,37 @@ class ApiSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """The worker tier, as far as others need to know it."""
+    """The worker tier: its consumer group and how it batches, commits and publishes."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # The consumer group of every worker; the API reads its lag.
+    # The consumer group of every worker (also the Faust app id); the API reads its lag.
     group_id: str = "conveyor-workers"
+    # Events applied per result-store transaction, and the longest a batch waits to fill.
+    batch_size: int = Field(default=500, gt=0)
+    batch_seconds: float = Field(default=0.05, gt=0)
+    # A SIGKILLed worker's partitions move to the others after this long without a
+    # heartbeat; Kafka's 45 s default is long for a queue people are waiting on.
+    session_timeout_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_seconds: float = Field(default=1.0, gt=0)
+    # How often the outbox relay looks for results to publish when it found none.
+    publish_interval_seconds: float = Field(default=0.05, gt=0)
+
+
+class SmtpSettings(BaseModel):
+    """The mail server the notifications handler sends through."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, gt=0, lt=65536)
+    sender: str = "conveyor@localhost"
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    # Mail servers throttle senders; staying under their limit avoids 4xx refusals.
+    rate_per_second: float = Field(default=100.0, gt=0)
 
 
 def _default_data_dir() -> Path:
@@ -155,6 +181,7 @@ class Settings(BaseSettings):
     schema_registry: RegistrySettings = RegistrySettings()
     api: ApiSettings = ApiSettings()
     workers: WorkerSettings = WorkerSettings()
+    smtp: SmtpSettings = SmtpSettings()
     # Local state of `conveyor broker` and `conveyor up` (broker data, pids, logs).
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Downloaded artifacts (the Kafka runtime resolved by Maven); safe to delete.

@@ -1,8 +1,9 @@
 """Stream declarations: the one source of truth for each stream.
 
 A stream's declaration names its Avro schema file, its key field, its partition
-count and its ordering; topic provisioning, schema registration, the API's routes
-and the workers' subscriptions are all derived from it.
+count and its ordering, the handler that processes its events and the output
+topics that handler writes; topic provisioning, schema registration, the API's
+routes and the workers' subscriptions are all derived from it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from pydantic import (
 
 from conveyor.config.exceptions import ConfigError
 
-__all__ = ["Ordering", "StreamDeclaration", "load_streams"]
+__all__ = [
+    "Ordering",
+    "OutputDeclaration",
+    "RetryPolicy",
+    "StreamDeclaration",
+    "load_streams",
+]
 
 # strict: one key's events are applied in order, so a retry blocks its partition;
 # relaxed: a failing event may be retried later, out of order, through retry topics.
@@ -34,6 +41,68 @@ Ordering = Literal["strict", "relaxed"]
 # The packaged schemas directory, found without importing `conveyor.schemas` (which
 # imports config).
 _SCHEMAS = resources.files("conveyor").joinpath("schemas")
+
+
+def _read_schema(schema_file: str) -> dict[str, Any]:
+    path = Path(schema_file)
+    if not path.is_absolute():
+        path = Path(str(_SCHEMAS.joinpath(schema_file)))
+    try:
+        parsed: dict[str, Any] = json.loads(path.read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read schema {path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"schema {path} is not JSON: {exc}") from exc
+    if parsed.get("type") != "record":
+        raise ValueError(f"schema {path} must be an Avro record")
+    return parsed
+
+
+def _require_string_field(schema: dict[str, Any], field: str, schema_file: str) -> None:
+    field_types = {f["name"]: f["type"] for f in schema["fields"]}
+    if field not in field_types:
+        raise ValueError(f"key field {field!r} is not a field of {schema_file}")
+    if field_types[field] != "string":
+        raise ValueError(f"key field {field!r} must be a non-null Avro string")
+
+
+class OutputDeclaration(BaseModel):
+    """A topic a stream's handler writes results to, in Avro, keyed by one of its fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    topic: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    schema_file: str = Field(alias="schema")
+    key: str
+    # Unset: as many partitions as the input, so a key keeps its partition number.
+    partitions: PositiveInt | None = None
+    # Compacted outputs keep the latest value per key: right for running totals.
+    compacted: bool = False
+
+    @model_validator(mode="after")
+    def _check_key(self) -> OutputDeclaration:
+        _require_string_field(self.avro_schema, self.key, self.schema_file)
+        return self
+
+    @cached_property
+    def avro_schema(self) -> dict[str, Any]:
+        return _read_schema(self.schema_file)
+
+
+class RetryPolicy(BaseModel):
+    """How often a failing event is tried, and how long to wait between tries.
+
+    The n-th retry waits up to ``backoff_seconds * 2**(n-1)`` (capped), drawn at random
+    so that events failing together do not come back together. Strict streams wait in
+    place (their partition waits too); relaxed streams wait on ``<topic>.retry.<n>``
+    topics, so the events behind a failing one go on.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    attempts: PositiveInt = 4
+    backoff_seconds: float = Field(default=1.0, gt=0)
+    max_backoff_seconds: float = Field(default=60.0, gt=0)
 
 
 class StreamDeclaration(BaseModel):
@@ -49,35 +118,35 @@ class StreamDeclaration(BaseModel):
     ordering: Ordering = "strict"
     # Consumer lag (events) past which the API answers 503 instead of accepting more.
     max_backlog: PositiveInt = 100_000
+    # What a worker does with each event: ``module:attribute``, a Handler (see
+    # conveyor.processors.handler). Unset: the stream is ingested but not processed.
+    handler: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    outputs: dict[str, OutputDeclaration] = Field(default_factory=dict)
+    retry: RetryPolicy = RetryPolicy()
 
     @model_validator(mode="after")
     def _default_topic_and_check_key(self) -> StreamDeclaration:
         if not self.topic:
             object.__setattr__(self, "topic", self.name)
-        field_types = {f["name"]: f["type"] for f in self.avro_schema["fields"]}
-        if self.key not in field_types:
-            raise ValueError(f"key field {self.key!r} is not a field of {self.schema_file}")
-        if field_types[self.key] != "string":
-            raise ValueError(f"key field {self.key!r} must be a non-null Avro string")
+        _require_string_field(self.avro_schema, self.key, self.schema_file)
         return self
-
-    @property
-    def schema_path(self) -> Path:
-        path = Path(self.schema_file)
-        return path if path.is_absolute() else Path(str(_SCHEMAS.joinpath(self.schema_file)))
 
     @cached_property
     def avro_schema(self) -> dict[str, Any]:
         """The parsed ``.avsc`` file."""
-        try:
-            parsed: dict[str, Any] = json.loads(self.schema_path.read_text())
-        except OSError as exc:
-            raise ValueError(f"cannot read schema {self.schema_path}: {exc.strerror}") from exc
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"schema {self.schema_path} is not JSON: {exc}") from exc
-        if parsed.get("type") != "record":
-            raise ValueError(f"schema {self.schema_path} must be an Avro record")
-        return parsed
+        return _read_schema(self.schema_file)
+
+    @property
+    def dlq_topic(self) -> str:
+        """Where poison lands: undecodable, invalid, or out of attempts."""
+        return f"{self.topic}.dlq"
+
+    @property
+    def retry_topics(self) -> list[str]:
+        """A relaxed stream's retry tiers, one per retry; a strict stream retries in place."""
+        if self.ordering == "strict":
+            return []
+        return [f"{self.topic}.retry.{n}" for n in range(1, self.retry.attempts)]
 
 
 def load_streams(path: Path | None = None) -> dict[str, StreamDeclaration]:

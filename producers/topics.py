@@ -1,10 +1,18 @@
-"""Creating the topics the stream declarations call for."""
+"""Creating the topics the stream declarations call for.
+
+A stream has its input topic, one topic per output, a dead-letter topic and, when
+its ordering is relaxed, its retry tiers; every topic of a stream has as many
+partitions as its input unless declared otherwise, so a key keeps its partition
+number from input to output. One more topic is conveyor's own: the workers' outbox
+relay records its progress there (see ``processors/outbox.py``).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -12,18 +20,57 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from conveyor.config import KafkaSettings, StreamDeclaration
 from conveyor.producers.exceptions import ProvisioningError
 
-__all__ = ["ensure_topics", "require_topics"]
+__all__ = [
+    "OUTBOX_TOPIC",
+    "TopicSpec",
+    "ensure_topics",
+    "require_topics",
+    "stream_topics",
+]
 
 log = logging.getLogger(__name__)
 
+# Holds no records: the outbox relay commits its progress as this topic's offset,
+# inside the transaction that publishes (Kafka accepts offsets only for real topics).
+OUTBOX_TOPIC = "_conveyor-outbox"
+
+_COMPACTED = {"cleanup.policy": "compact"}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
+    """Every topic the streams call for, and the outbox relay's."""
+    specs = [TopicSpec(OUTBOX_TOPIC, 1)]
+    for stream in streams:
+        specs.append(TopicSpec(stream.topic, stream.partitions))
+        specs += [
+            TopicSpec(
+                output.topic,
+                output.partitions or stream.partitions,
+                _COMPACTED if output.compacted else {},
+            )
+            for output in stream.outputs.values()
+        ]
+        specs += [TopicSpec(t, stream.partitions) for t in stream.retry_topics]
+        specs.append(TopicSpec(stream.dlq_topic, stream.partitions))
+    unique = {spec.name: spec for spec in specs}
+    return list(unique.values())
+
 
 def ensure_topics(kafka: KafkaSettings, streams: Iterable[StreamDeclaration]) -> list[str]:
-    """Create each stream's topic if it is missing; returns the topics created."""
+    """Create every topic of the streams that is missing; returns the topics created."""
     admin = AdminClient(kafka.librdkafka_config())
     # replication_factor -1: the broker's default.replication.factor decides (3 on a
     # three-node cluster, 1 on one node), as does min.insync.replicas.
     wanted = [
-        NewTopic(s.topic, num_partitions=s.partitions, replication_factor=-1) for s in streams
+        NewTopic(s.name, num_partitions=s.partitions, replication_factor=-1, config=s.config)
+        for s in stream_topics(streams)
     ]
     created = []
     for topic, future in admin.create_topics(wanted, request_timeout=30).items():

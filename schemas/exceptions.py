@@ -2,7 +2,7 @@
 
 from conveyor.exceptions import ConveyorError
 
-__all__ = ["SchemaError", "UnsupportedSchemaError"]
+__all__ = ["DecodeError", "SchemaError", "UnsupportedSchemaError"]
 
 
 class SchemaError(ConveyorError):
@@ -11,3 +11,7 @@ class SchemaError(ConveyorError):
 
 class UnsupportedSchemaError(SchemaError):
     """An ``.avsc`` uses an Avro construct conveyor cannot derive a model from."""
+
+
+class DecodeError(SchemaError):
+    """Bytes that are not a value of the expected schema in the Confluent wire format."""

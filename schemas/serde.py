@@ -11,15 +11,15 @@ from __future__ import annotations
 import io
 import json
 import struct
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from fastavro import parse_schema, schemaless_writer
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from conveyor.config import StreamDeclaration
-from conveyor.schemas.exceptions import SchemaError
+from conveyor.schemas.exceptions import DecodeError, SchemaError
 
-__all__ = ["AvroEncoder", "register_value_schema", "value_subject"]
+__all__ = ["AvroDecoder", "AvroEncoder", "register_value_schema", "value_subject"]
 
 _MAGIC = 0
 _HEADER = struct.Struct(">bI")
@@ -30,20 +30,28 @@ def value_subject(topic: str) -> str:
     return f"{topic}-value"
 
 
-def register_value_schema(client: SchemaRegistryClient, stream: StreamDeclaration) -> int:
-    """Register the stream's schema under its topic's value subject; returns the schema id.
+class _Declared(Protocol):
+    """A stream or an output: a topic and the schema of its values."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def schema_file(self) -> str: ...
+    @property
+    def avro_schema(self) -> dict[str, Any]: ...
+
+
+def register_value_schema(client: SchemaRegistryClient, declared: _Declared) -> int:
+    """Register the schema under its topic's value subject; returns the schema id.
 
     Registering an already-registered schema returns its id; an incompatible change is
     refused by the registry (409) and surfaces as :class:`SchemaError`.
     """
+    subject = value_subject(declared.topic)
     try:
-        return client.register_schema(
-            value_subject(stream.topic), Schema(json.dumps(stream.avro_schema), "AVRO")
-        )
+        return client.register_schema(subject, Schema(json.dumps(declared.avro_schema), "AVRO"))
     except Exception as exc:
-        raise SchemaError(
-            f"cannot register {stream.schema_file} as {value_subject(stream.topic)}: {exc}"
-        ) from exc
+        raise SchemaError(f"cannot register {declared.schema_file} as {subject}: {exc}") from exc
 
 
 class AvroEncoder:
@@ -58,3 +66,40 @@ class AvroEncoder:
         out.write(self._header)
         schemaless_writer(out, self._schema, record)
         return out.getvalue()
+
+
+class AvroDecoder:
+    """Decodes values of one topic into records of ``schema``, whichever registered
+    version wrote them: the writer's schema is fetched by its id (once) and Avro schema
+    resolution fills what the writer did not know with the reader's defaults."""
+
+    def __init__(self, schema: dict[str, Any], registry: SchemaRegistryClient) -> None:
+        self._reader = parse_schema(schema)
+        self._registry = registry
+        self._writers: dict[int, Any] = {}
+
+    def decode(self, value: bytes | None) -> dict[str, Any]:
+        if value is None or len(value) < _HEADER.size or value[0] != _MAGIC:
+            raise DecodeError("not in the Confluent wire format (magic byte 0, schema id, body)")
+        _, schema_id = _HEADER.unpack_from(value)
+        writer = self._writer(schema_id)
+        try:
+            record = schemaless_reader(io.BytesIO(value[_HEADER.size :]), writer, self._reader)
+        except Exception as exc:  # fastavro raises whatever the bytes provoke
+            raise DecodeError(f"not an Avro value of schema id {schema_id}: {exc!r}") from exc
+        if not isinstance(record, dict):
+            raise DecodeError(f"schema id {schema_id} is not a record schema")
+        return record
+
+    def _writer(self, schema_id: int) -> Any:
+        writer = self._writers.get(schema_id)
+        if writer is None:
+            try:
+                schema = self._registry.get_schema(schema_id)
+            except SchemaRegistryError as exc:
+                if exc.http_status_code == 404:
+                    raise DecodeError(f"schema id {schema_id} is not in the registry") from exc
+                # Anything else is the registry's trouble, not the record's: not poison.
+                raise SchemaError(f"cannot fetch schema id {schema_id}: {exc}") from exc
+            writer = self._writers[schema_id] = parse_schema(json.loads(schema.schema_str or ""))
+        return writer

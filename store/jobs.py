@@ -9,22 +9,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    select,
-)
+from sqlalchemy import Engine, create_engine, event, select
 
-__all__ = ["JobRecord", "JobStatus", "JobStore"]
+from conveyor.store.tables import jobs, metadata
+
+__all__ = ["FINAL_STATUSES", "JobRecord", "JobStatus", "JobStore"]
 
 
 class JobStatus(StrEnum):
@@ -33,6 +22,10 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
+
+
+# Once here, a job never moves again: a replayed or redelivered event finds it done.
+FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD_LETTERED})
 
 
 class JobRecord(NamedTuple):
@@ -48,23 +41,7 @@ class JobRecord(NamedTuple):
     updated_at: datetime
     result: dict[str, Any] | None = None
     error: str | None = None
-
-
-_metadata = MetaData()
-jobs = Table(
-    "jobs",
-    _metadata,
-    Column("event_id", String(128), primary_key=True),
-    Column("stream", String(128), nullable=False),
-    Column("topic", String(255), nullable=False),
-    Column("partition", Integer, nullable=False),
-    Column("offset", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("accepted_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("result", Text),
-    Column("error", Text),
-)
+    attempts: int = 0
 
 
 class JobStore:
@@ -87,8 +64,12 @@ class JobStore:
             else (lambda at: at)
         )
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def create_schema(self) -> None:
-        _metadata.create_all(self._engine)
+        metadata.create_all(self._engine)
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -135,6 +116,7 @@ class JobStore:
             updated_at=_utc(row["updated_at"]),
             result=json.loads(row["result"]) if row["result"] else None,
             error=row["error"],
+            attempts=row["attempts"],
         )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from conveyor.api.auth import Authenticator, TokenBucket, hash_key
+from conveyor.api.auth import Authenticator, hash_key
 from conveyor.api.errors import ForbiddenError, RateLimitedError, UnauthorizedError
 from conveyor.config import ApiKey
+from conveyor.ratelimit import TokenBucket
 
 
 def request(headers: dict[str, str]) -> Request:

@@ -1,0 +1,1 @@
+"""The reference pipeline: the handlers ``config/streams.yaml`` names for its streams."""

@@ -1,0 +1,78 @@
+"""Notifications: one e-mail per event, sent through SMTP, exactly once.
+
+The e-mail's ``Message-ID`` is derived from the event id, so a reader (or a mail
+system that deduplicates on it) can tell copies apart from distinct messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+from sqlalchemy import delete, select
+
+from conveyor.processors.handler import Event, Handler, HandlerContext, Processed
+from conveyor.processors.mail import Mailer
+from conveyor.ratelimit import TokenBucket
+from conveyor.store.tables import deliveries, insert_ignoring_duplicates
+
+__all__ = ["EmailHandler", "message_id"]
+
+
+def message_id(event_id: str) -> str:
+    return f"<{event_id}@conveyor>"
+
+
+class EmailHandler(Handler):
+    def __init__(self, context: HandlerContext) -> None:
+        super().__init__(context)
+        smtp = context.settings.smtp
+        self._mailer = Mailer(smtp)
+        self._pace = TokenBucket(smtp.rate_per_second, burst=max(1, int(smtp.rate_per_second)))
+
+    def close(self) -> None:
+        self._mailer.close()
+
+    async def process(self, event: Event) -> Processed:
+        mid = message_id(event.event_id)
+        if await asyncio.to_thread(self._committed, event.event_id):
+            return Processed({"message_id": mid, "sent_by": "an earlier attempt"})
+        await asyncio.sleep(self._pace.reserve())
+        reply = await asyncio.to_thread(
+            self._mailer.send,
+            self._message(event, mid),
+            lambda: self._commit(event.event_id, mid),
+            lambda: self._uncommit(event.event_id),
+        )
+        return Processed({"message_id": mid, "recipient": event.value["recipient"], "smtp": reply})
+
+    def _message(self, event: Event, mid: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.context.settings.smtp.sender
+        message["To"] = event.value["recipient"]
+        message["Subject"] = event.value["subject"]
+        message["Message-ID"] = mid
+        message["X-Conveyor-Event-Id"] = event.event_id
+        message.set_content(event.value["body"])
+        return message
+
+    def _committed(self, event_id: str) -> bool:
+        with self.context.store.engine.connect() as conn:
+            found = conn.execute(
+                select(deliveries.c.event_id).where(deliveries.c.event_id == event_id)
+            ).first()
+        return found is not None
+
+    def _commit(self, event_id: str, mid: str) -> bool:
+        with self.context.store.engine.begin() as conn:
+            inserted = conn.execute(
+                insert_ignoring_duplicates(conn, deliveries).values(
+                    event_id=event_id, message_id=mid, committed_at=datetime.now(UTC)
+                )
+            )
+        return inserted.rowcount == 1
+
+    def _uncommit(self, event_id: str) -> None:
+        with self.context.store.engine.begin() as conn:
+            conn.execute(delete(deliveries).where(deliveries.c.event_id == event_id))

@@ -1,0 +1,144 @@
+"""From a consumed Kafka record to an :class:`Event`, and from a decision to the records
+the outbox publishes: outputs, retries and dead letters, with their headers.
+
+Headers conveyor adds (all values UTF-8):
+
+- ``conveyor.attempts``: tries made so far;
+- ``conveyor.original.topic|partition|offset``: where the event first landed;
+- ``conveyor.first.failure`` / ``conveyor.last.failure``: ISO 8601 times;
+- ``conveyor.error.type`` / ``conveyor.error.message``: the last failure;
+- ``conveyor.not.before``: on retry tiers, the earliest time (Unix ms) to try again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from conveyor.processors.handler import Event
+from conveyor.producers.identity import KafkaHeaders
+from conveyor.schemas.models import EVENT_ID_FIELD
+
+__all__ = [
+    "Consumed",
+    "OutboxRecord",
+    "event_from",
+    "failure_headers",
+    "header_text",
+]
+
+ATTEMPTS = "conveyor.attempts"
+ORIGINAL_TOPIC = "conveyor.original.topic"
+ORIGINAL_PARTITION = "conveyor.original.partition"
+ORIGINAL_OFFSET = "conveyor.original.offset"
+FIRST_FAILURE = "conveyor.first.failure"
+LAST_FAILURE = "conveyor.last.failure"
+ERROR_TYPE = "conveyor.error.type"
+ERROR_MESSAGE = "conveyor.error.message"
+NOT_BEFORE = "conveyor.not.before"
+_OURS = (ATTEMPTS, FIRST_FAILURE, LAST_FAILURE, ERROR_TYPE, ERROR_MESSAGE, NOT_BEFORE)
+
+
+@dataclass(frozen=True, slots=True)
+class Consumed:
+    """A record as the consumer handed it over."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A record to publish; headers are kept in the order given."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: KafkaHeaders
+
+    def row(self) -> dict[str, Any]:
+        """The outbox table's row; latin-1 maps each byte to one code point, so any header
+        value survives the trip through JSON."""
+        headers = [(name, _as_bytes(value).decode("latin-1")) for name, value in self.headers]
+        return {
+            "topic": self.topic,
+            "key": self.key,
+            "value": self.value,
+            "headers": json.dumps(headers).encode(),
+        }
+
+    @staticmethod
+    def headers_from_blob(blob: bytes) -> KafkaHeaders:
+        return [(name, value.encode("latin-1")) for name, value in json.loads(blob)]
+
+
+def header_text(headers: dict[str, bytes], name: str) -> str | None:
+    value = headers.get(name)
+    return value.decode(errors="replace") if value is not None else None
+
+
+def event_from(record: Consumed, value: dict[str, Any] | None) -> Event:
+    """The event ``record`` carries (``value`` None when it did not decode).
+
+    Read back from a retry tier, the event keeps its first topic, partition and offset
+    and counts the tries made; an undecodable record is known by its ``ce_id`` header
+    or, lacking one, by where it is.
+    """
+    headers = {name: _as_bytes(v) for name, v in record.headers}
+    original_topic = header_text(headers, ORIGINAL_TOPIC)
+    topic, partition, offset = record.topic, record.partition, record.offset
+    if original_topic is not None:
+        topic = original_topic
+        partition = int(header_text(headers, ORIGINAL_PARTITION) or partition)
+        offset = int(header_text(headers, ORIGINAL_OFFSET) or offset)
+    event_id = (value or {}).get(EVENT_ID_FIELD) or header_text(headers, "ce_id")
+    return Event(
+        event_id=event_id or f"{topic}:{partition}:{offset}",
+        value=value or {},
+        key=record.key,
+        raw=record.value,
+        headers=headers,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        attempts=int(header_text(headers, ATTEMPTS) or 0),
+    )
+
+
+def failure_headers(
+    event: Event, attempts: int, error: BaseException, at: datetime, not_before: datetime | None
+) -> KafkaHeaders:
+    """The event's own headers, then conveyor's account of its failures."""
+    now = at.astimezone(UTC).isoformat(timespec="milliseconds")
+    first = header_text(event.headers, FIRST_FAILURE) or now
+    kept: KafkaHeaders = [
+        (name, value)
+        for name, value in event.headers.items()
+        if name not in _OURS and not name.startswith("conveyor.original.")
+    ]
+    ours: KafkaHeaders = [
+        (ATTEMPTS, str(attempts).encode()),
+        (ORIGINAL_TOPIC, event.topic.encode()),
+        (ORIGINAL_PARTITION, str(event.partition).encode()),
+        (ORIGINAL_OFFSET, str(event.offset).encode()),
+        (FIRST_FAILURE, first.encode()),
+        (LAST_FAILURE, now.encode()),
+        (ERROR_TYPE, type(error).__name__.encode()),
+        (ERROR_MESSAGE, str(error)[:1000].encode()),
+    ]
+    if not_before is not None:
+        ours.append((NOT_BEFORE, str(int(not_before.timestamp() * 1000)).encode()))
+    return kept + ours
+
+
+def _as_bytes(value: str | bytes | None) -> bytes:
+    if value is None:
+        return b""
+    return value.encode() if isinstance(value, str) else value

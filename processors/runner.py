@@ -1,0 +1,266 @@
+"""One stream's events, a batch at a time: decode, handle with retries, settle.
+
+A batch is settled in one result-store transaction: the jobs move to their final
+status behind the ``event_id`` gate (see ``store/results.py``), and the outputs,
+aggregates, retries and dead letters of the events that moved are written with
+them, for the outbox relay to publish. An event the gate finds already final (a
+redelivery after a crash, a rebalance, a replay, a retried POST) is skipped before
+its handler runs. Offsets are committed only after the batch is settled (Faust acks
+a ``take`` batch once the agent asks for the next), so a crash can only redeliver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conveyor.processors.exceptions import OutcomeUnknownError, PoisonError
+from conveyor.processors.handler import Event, Handler, HandlerContext, Output, Processed
+from conveyor.processors.records import (
+    Consumed,
+    OutboxRecord,
+    event_from,
+    failure_headers,
+    header_text,
+)
+from conveyor.producers.identity import child_traceparent, cloudevent_headers
+from conveyor.producers.retry import Backoff
+from conveyor.schemas.exceptions import DecodeError
+from conveyor.schemas.serde import AvroDecoder, AvroEncoder
+from conveyor.store import JobRecord, JobStatus
+from conveyor.store.results import append_outbox, transition
+
+__all__ = ["Outcome", "StreamProcessor"]
+
+log = logging.getLogger(__name__)
+
+# Waits between tries of a batch the result store or the registry could not take:
+# an outage of either holds the stream, it never dead-letters good events.
+_INFRA_BACKOFF = Backoff(base=0.5, cap=30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    event: Event
+    status: JobStatus  # PROCESSING: waiting on a retry tier
+    attempts: int
+    processed: Processed | None = None
+    error: BaseException | None = None
+    retry_at: datetime | None = None
+
+
+class StreamProcessor:
+    def __init__(
+        self,
+        context: HandlerContext,
+        handler: Handler,
+        decoder: AvroDecoder,
+        encoders: dict[str, AvroEncoder],
+    ) -> None:
+        self.context = context
+        self._stream = context.stream
+        self._handler = handler
+        self._decoder = decoder
+        self._encoders = encoders
+        self._backoff = Backoff(
+            base=self._stream.retry.backoff_seconds, cap=self._stream.retry.max_backoff_seconds
+        )
+        self._ce_types = {
+            name: ".".join(
+                p for p in (output.avro_schema.get("namespace"), output.avro_schema["name"]) if p
+            )
+            for name, output in self._stream.outputs.items()
+        }
+
+    def close(self) -> None:
+        self._handler.close()
+
+    async def process(self, batch: Sequence[Consumed]) -> None:
+        """Settle every record of ``batch``; returns only once they are all settled."""
+        tries = 0
+        while True:
+            try:
+                await self._process(batch)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = _INFRA_BACKOFF.delay(min(tries, 6))
+                tries += 1
+                log.error(
+                    "batch not settled; trying again stream=%s records=%d first=%s "
+                    "retry_in=%.1fs error=%r",
+                    self._stream.name,
+                    len(batch),
+                    f"{batch[0].topic}[{batch[0].partition}]@{batch[0].offset}",
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+
+    async def _process(self, batch: Sequence[Consumed]) -> None:
+        outcomes: list[Outcome] = []
+        events: dict[str, Event] = {}
+        for record in batch:
+            try:
+                value = self._decoder.decode(record.value)
+            except DecodeError as exc:
+                event = event_from(record, None)
+                outcomes.append(
+                    Outcome(event, JobStatus.DEAD_LETTERED, event.attempts + 1, error=exc)
+                )
+                continue
+            event = event_from(record, value)
+            # A retried POST can put one event on the topic twice: the first copy counts.
+            events.setdefault(event.event_id, event)
+        fresh = await asyncio.to_thread(self._start_jobs, list(events.values()))
+        for event in events.values():
+            if event.event_id in fresh:
+                outcomes.append(await self._attempt(event))
+        if outcomes:
+            await asyncio.to_thread(self._settle, outcomes)
+
+    async def _attempt(self, event: Event) -> Outcome:
+        attempts = event.attempts
+        while True:
+            attempts += 1
+            try:
+                processed = await self._handler.process(event)
+                return Outcome(event, JobStatus.SUCCEEDED, attempts, processed=processed)
+            except asyncio.CancelledError:
+                raise
+            except PoisonError as exc:
+                return Outcome(event, JobStatus.DEAD_LETTERED, attempts, error=exc)
+            except OutcomeUnknownError as exc:
+                return Outcome(event, JobStatus.FAILED, attempts, error=exc)
+            except Exception as exc:
+                if attempts >= self._stream.retry.attempts:
+                    return Outcome(event, JobStatus.DEAD_LETTERED, attempts, error=exc)
+                delay = self._backoff.delay(attempts - 1)
+                if self._stream.retry_topics:
+                    retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+                    return Outcome(
+                        event, JobStatus.PROCESSING, attempts, error=exc, retry_at=retry_at
+                    )
+                log.warning(
+                    "retrying in place event_id=%s at=%s attempt=%d retry_in=%.2fs error=%r",
+                    event.event_id,
+                    event.where,
+                    attempts,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+
+    def _start_jobs(self, events: list[Event]) -> set[str]:
+        """Mark the events ``processing``; returns those not already final."""
+        if not events:
+            return set()
+        now = datetime.now(UTC)
+        with self.context.store.engine.begin() as conn:
+            return transition(
+                conn,
+                [self._job(event, JobStatus.PROCESSING, event.attempts, now) for event in events],
+            )
+
+    def _settle(self, outcomes: list[Outcome]) -> None:
+        now = datetime.now(UTC)
+        jobs = [
+            self._job(
+                o.event,
+                o.status,
+                o.attempts,
+                now,
+                result=o.processed.result if o.processed else None,
+                error=f"{type(o.error).__name__}: {o.error}" if o.error else None,
+            )
+            for o in outcomes
+        ]
+        with self.context.store.engine.begin() as conn:
+            moved = transition(conn, jobs)
+            records: list[OutboxRecord] = []
+            applied: list[tuple[Event, Processed]] = []
+            for o in outcomes:
+                if o.event.event_id not in moved:
+                    continue
+                if o.processed is not None:
+                    applied.append((o.event, o.processed))
+                    records += self._outputs(o.event, o.processed.outputs, now)
+                else:
+                    records.append(self._failure_record(o, now))
+            records += self._outputs(None, self._handler.apply(conn, applied), now)
+            append_outbox(conn, (r.row() for r in records))
+        for o in outcomes:
+            if o.error is not None and o.event.event_id in moved:
+                log.warning(
+                    "event not applied event_id=%s at=%s status=%s attempts=%d error=%r",
+                    o.event.event_id,
+                    o.event.where,
+                    o.status.value,
+                    o.attempts,
+                    o.error,
+                )
+
+    def _job(
+        self,
+        event: Event,
+        status: JobStatus,
+        attempts: int,
+        now: datetime,
+        *,
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> JobRecord:
+        return JobRecord(
+            event.event_id,
+            self._stream.name,
+            event.topic,
+            event.partition,
+            event.offset,
+            status,
+            now,  # accepted_at, if the API's row never made it
+            now,
+            result,
+            error,
+            attempts,
+        )
+
+    def _outputs(
+        self, event: Event | None, outputs: list[Output], now: datetime
+    ) -> list[OutboxRecord]:
+        parent = header_text(event.headers, "traceparent") if event else None
+        records = []
+        for output in outputs:
+            declared = self._stream.outputs[output.output]
+            ce_id = output.ce_id or (event.event_id if event else None)
+            if ce_id is None:
+                raise ValueError(f"output {output.output!r} from apply() needs its own ce_id")
+            headers = cloudevent_headers(
+                f"/conveyor/{self._stream.name}/{output.output}",
+                self._ce_types[output.output],
+                now,
+                child_traceparent(parent),
+            )(ce_id)
+            records.append(
+                OutboxRecord(
+                    declared.topic,
+                    str(output.value[declared.key]).encode(),
+                    self._encoders[output.output].encode(output.value),
+                    headers,
+                )
+            )
+        return records
+
+    def _failure_record(self, outcome: Outcome, now: datetime) -> OutboxRecord:
+        event, error = outcome.event, outcome.error
+        assert error is not None
+        if outcome.status is JobStatus.PROCESSING:
+            topic = self._stream.retry_topics[outcome.attempts - 1]
+        else:
+            topic = self._stream.dlq_topic
+        headers = failure_headers(event, outcome.attempts, error, now, outcome.retry_at)
+        return OutboxRecord(topic, event.key, event.raw, headers)

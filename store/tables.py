@@ -1,0 +1,96 @@
+"""The result store's tables: one ``MetaData``, created together."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+__all__ = [
+    "deliveries",
+    "insert_ignoring_duplicates",
+    "jobs",
+    "metadata",
+    "outbox",
+    "revenue_per_minute",
+    "upsert",
+]
+
+metadata = MetaData()
+
+# One row per accepted event; its status is the job's. The primary key on event_id
+# is the effectively-once gate: a worker applies an event's effects only in the
+# transaction that moves its row to a final status, and only one transaction can.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("stream", String(128), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("result", Text),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+)
+
+# Records to publish, written in the transaction that decided them and published
+# by the relay in seq order. AUTOINCREMENT: a seq is never reused after a prune,
+# because the relay's progress is "every seq up to here is on Kafka".
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("topic", String(255), nullable=False),
+    Column("key", LargeBinary),
+    Column("value", LargeBinary),
+    Column("headers", LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# E-mails whose sending reached its point of no return (see processors/mail.py).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("message_id", String(255), nullable=False),
+    Column("committed_at", DateTime(timezone=True), nullable=False),
+)
+
+# The reference pipeline's tumbling one-minute windows of revenue.
+revenue_per_minute = Table(
+    "revenue_per_minute",
+    metadata,
+    Column("region", String(32), primary_key=True),
+    Column("currency", String(8), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),  # Unix milliseconds
+    Column("revenue_cents", BigInteger, nullable=False),
+    Column("orders", BigInteger, nullable=False),
+)
+
+
+def upsert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An ``INSERT`` that takes ``ON CONFLICT`` clauses, in the connection's dialect."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise ValueError(f"the result store supports SQLite and PostgreSQL, not {dialect}")
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+    return upsert(conn, table).on_conflict_do_nothing()
