@@ -9,7 +9,6 @@ after validation: the same records (key, Avro value, CloudEvents headers), the s
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -17,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from conveyor.bench.loadgen import LoadResult, http_post, run_load
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.infra.processes import free_port_block
-from conveyor.infra.services import conveyor_service
+from conveyor.infra.services import conveyor_service, http_ok, service_env
 from conveyor.producers.config import producer_config
 from conveyor.producers.identity import child_traceparent, cloudevent_headers
 from conveyor.producers.samples import json_ready, sample_orders
@@ -160,26 +160,27 @@ def _raw_producer(
 def _api_process(settings: Settings, stream: StreamDeclaration) -> Iterator[tuple[str, int]]:
     host, port = "127.0.0.1", free_port_block(1)
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
-        config = Path(tmp) / "conveyor.yaml"
-        config.write_text(
-            json.dumps(
-                {
-                    "streams": {stream.name: stream.model_dump(by_alias=True, exclude={"name"})},
-                    "api": {"max_in_flight": 500_000, "max_body_bytes": 16 * 2**20},
-                    "workers": {"group_id": f"bench-{uuid.uuid4().hex[:8]}"},
-                }
-            )
+        bench_settings = settings.model_copy(
+            update={
+                "streams": {stream.name: stream},
+                "api": settings.api.model_copy(
+                    update={
+                        "host": host,
+                        "port": port,
+                        "max_in_flight": 500_000,
+                        "max_body_bytes": 16 * 2**20,
+                    }
+                ),
+                "workers": settings.workers.model_copy(
+                    update={"group_id": f"bench-{uuid.uuid4().hex[:8]}"}
+                ),
+                "database_url": f"sqlite:///{tmp}/bench.db",
+                "data_dir": Path(tmp),
+            }
         )
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-            "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
-            "CONVEYOR_CONFIG": str(config),
-            "CONVEYOR_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-            "CONVEYOR_API__HOST": host,
-            "CONVEYOR_API__PORT": str(port),
-        }
-        with conveyor_service(["api"], env, Path(tmp) / "api.log", f"http://{host}:{port}/readyz"):
+        env = service_env(bench_settings, Path(tmp) / "conveyor.yaml")
+        ready = partial(http_ok, f"http://{host}:{port}/readyz")
+        with conveyor_service(["api"], env, Path(tmp) / "api.log", ready):
             yield host, port
 
 

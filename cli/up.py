@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
+from confluent_kafka.admin import AdminClient
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings
 from conveyor.cli.signals import interrupt_on_sigterm, wait_for_interrupt
 from conveyor.config import Settings
-from conveyor.infra.services import conveyor_service
+from conveyor.infra.mail import LocalMailServer
+from conveyor.infra.services import conveyor_service, http_ok
 from conveyor.infra.stack import local_stack, stack_env
+from conveyor.monitoring.groups import stable_members
 from conveyor.producers.topics import ensure_topics
 
-__all__ = ["nodes_option", "running_pipeline", "up"]
+__all__ = ["nodes_option", "running_pipeline", "up", "workers_option"]
 
 nodes_option = click.option(
     "--nodes",
@@ -27,13 +31,23 @@ nodes_option = click.option(
 )
 
 
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(0, 16),
+    default=1,
+    show_default=True,
+    help="Worker processes to start (they share the streams as one consumer group).",
+)
+
+
 @contextmanager
 def running_pipeline(
-    config: Settings, data_dir: Path, nodes: int
+    config: Settings, data_dir: Path, nodes: int, workers: int = 1
 ) -> Iterator[tuple[Settings, dict[str, str]]]:
-    """Kafka, the registry, the topics and the API; yields settings pointing at them and
-    the environment another shell would export to reach them."""
-    with local_stack(config, data_dir, nodes) as running:
+    """Kafka, the registry, the topics, a mail server, the API and the workers; yields
+    settings pointing at them and the environment another shell would export."""
+    with ExitStack() as stack:
+        running = stack.enter_context(local_stack(config, data_dir, nodes))
         ensure_topics(running.kafka, running.streams.values())
         api_url = f"http://{config.api.host}:{config.api.port}"
         env = {
@@ -43,21 +57,46 @@ def running_pipeline(
             if "database_url" in config.model_fields_set
             else f"sqlite:///{data_dir.resolve() / 'conveyor.db'}",
         }
-        with conveyor_service(
-            ["api"], {**os.environ, **env}, data_dir / "api.log", f"{api_url}/readyz"
-        ):
-            yield running.model_copy(update={"api_url": api_url}), env
+        if "smtp" not in config.model_fields_set:
+            mail = LocalMailServer(data_dir / "mail", config.smtp.port, config.smtp.host)
+            mail.start()
+            stack.callback(mail.stop)
+            env["CONVEYOR_SMTP__HOST"] = mail.host
+            env["CONVEYOR_SMTP__PORT"] = str(mail.port)
+        children = {**os.environ, **env, "CONVEYOR_DATA_DIR": str(data_dir.resolve())}
+        stack.enter_context(
+            conveyor_service(
+                ["api"], children, data_dir / "api.log", partial(http_ok, f"{api_url}/readyz")
+            )
+        )
+        admin = AdminClient(running.kafka.librdkafka_config())
+        for n in range(1, workers + 1):
+            # Ready once it holds partitions: the group is stable with n members.
+            joined = partial(_has_members, admin, config.workers.group_id, n)
+            stack.enter_context(
+                conveyor_service(["worker"], children, data_dir / f"worker-{n}.log", joined)
+            )
+        yield running.model_copy(update={"api_url": api_url}), env
+
+
+def _has_members(admin: AdminClient, group: str, count: int) -> bool:
+    return stable_members(admin, group) >= count
 
 
 @click.command()
 @nodes_option
+@workers_option
 @data_dir_option
-def up(nodes: str, data_dir: Path | None) -> None:
-    """Start the local stack (Kafka, registry, topics, API) and keep it up until Ctrl-C."""
+def up(nodes: str, workers: int, data_dir: Path | None) -> None:
+    """Start the local stack (Kafka, registry, topics, mail server, API, workers) and keep
+    it up until Ctrl-C."""
     interrupt_on_sigterm()
     config = settings()
     try:
-        with running_pipeline(config, data_dir or config.data_dir, int(nodes)) as (_, env):
+        with running_pipeline(config, data_dir or config.data_dir, int(nodes), workers) as (
+            _,
+            env,
+        ):
             echo_env(env)
             note("conveyor is up; Ctrl-C stops it")
             wait_for_interrupt()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
+
+from conveyor.config import Settings
 from conveyor.infra.exceptions import StartupError
 
-__all__ = ["conveyor_service", "http_ok"]
+__all__ = ["conveyor_service", "http_ok", "service_env"]
 
 
 def http_ok(url: str) -> bool:
@@ -25,11 +29,33 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def service_env(settings: Settings, config: Path) -> dict[str, str]:
+    """The environment of a conveyor process that runs with exactly ``settings``: the
+    connections as variables, the rest (streams, API, workers, SMTP) in the YAML file
+    ``config``, written here."""
+    sections = settings.model_dump(
+        mode="json", by_alias=True, include={"streams", "api", "workers", "smtp"}
+    )
+    config.write_text(yaml.safe_dump(sections, sort_keys=False))
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
+        "CONVEYOR_CONFIG": str(config),
+        "CONVEYOR_DATABASE_URL": settings.database_url,
+        "CONVEYOR_DATA_DIR": str(settings.data_dir),
+    }
+
+
 @contextmanager
 def conveyor_service(
-    args: list[str], env: Mapping[str, str], log: Path, ready_url: str, timeout: float = 90.0
+    args: list[str],
+    env: Mapping[str, str],
+    log: Path,
+    ready: Callable[[], bool],
+    timeout: float = 90.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``conveyor ARGS`` until the block ends; ready once ``ready_url`` answers 200."""
+    """Run ``conveyor ARGS`` until the block ends; ready once ``ready()`` says so."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -41,7 +67,7 @@ def conveyor_service(
         )
     try:
         deadline = time.monotonic() + timeout
-        while not http_ok(ready_url):
+        while not ready():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise StartupError(f"`conveyor {' '.join(args)}` did not become ready", [log])
             time.sleep(0.3)

@@ -6,6 +6,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 from conveyor.config import Settings
 from conveyor.infra.processes import free_port_block
-from conveyor.infra.services import conveyor_service
+from conveyor.infra.services import conveyor_service, http_ok
 from support.stack import fresh_stack
 
 
@@ -48,7 +49,7 @@ def api_schema(
         "CONVEYOR_API__PORT": str(port),
     }
     url = f"http://127.0.0.1:{port}"
-    with conveyor_service(["api"], env, Path(tmp) / "api.log", f"{url}/readyz"):
+    with conveyor_service(["api"], env, Path(tmp) / "api.log", partial(http_ok, f"{url}/readyz")):
         yield schemathesis.openapi.from_url(f"{url}/openapi.json")
 
 

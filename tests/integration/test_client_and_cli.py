@@ -9,13 +9,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from conveyor.config import Settings
 from conveyor.infra.processes import free_port_block
-from conveyor.infra.services import conveyor_service
+from conveyor.infra.services import conveyor_service, http_ok
 from conveyor.producers.client import AsyncConveyorClient, ConveyorClient
 from conveyor.producers.exceptions import ApiRefusedError, ApiUnavailableError
 from conveyor.producers.retry import Backoff
@@ -52,7 +53,9 @@ def api_process(
     port = free_port_block(1)
     env = environment(settings, port)
     env["CONVEYOR_API__LAG_INTERVAL_SECONDS"] = "0.2"
-    with conveyor_service(["api"], env, tmp_path / "api.log", f"http://127.0.0.1:{port}/readyz"):
+    with conveyor_service(
+        ["api"], env, tmp_path / "api.log", partial(http_ok, f"http://127.0.0.1:{port}/readyz")
+    ):
         yield settings, env
 
 

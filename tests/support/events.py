@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +54,42 @@ def read_topic(settings: Settings, topic: str, expected: int) -> list[dict[str, 
 
         try:
             wait_for(poll, timeout=30, what=f"{expected} records on {topic}")
+        finally:
+            consumer.close()
+    return records
+
+
+def read_all(settings: Settings, topic: str, idle: float = 3.0) -> list[dict[str, Any]]:
+    """Every committed record of ``topic``: read until nothing new came for ``idle`` seconds."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": "reader",
+            "isolation.level": "read_committed",
+        }
+    )
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
+    records: list[dict[str, Any]] = []
+    with SchemaRegistryClient({"url": settings.schema_registry.url}) as registry:
+        deserialize = AvroDeserializer(registry)
+        context = SerializationContext(topic, MessageField.VALUE)
+        quiet_since = time.monotonic()
+        try:
+            while time.monotonic() - quiet_since < idle:
+                for msg in consumer.consume(500, timeout=0.5):
+                    if msg.error():
+                        continue
+                    quiet_since = time.monotonic()
+                    records.append(
+                        {
+                            "key": bytes(msg.key() or b"").decode(),
+                            "partition": msg.partition(),
+                            "offset": msg.offset(),
+                            "headers": dict(msg.headers() or []),
+                            "value": deserialize(msg.value(), context),
+                        }
+                    )
         finally:
             consumer.close()
     return records

@@ -25,7 +25,15 @@ def fresh_stack(
     and worker group; ``api`` and ``stream_overrides`` adjust the API and single streams."""
     streams = {
         name: StreamDeclaration.model_validate(
-            {**s.model_dump(by_alias=True), "topic": unique(name), **stream_overrides.get(name, {})}
+            {
+                **s.model_dump(by_alias=True),
+                "topic": unique(name),
+                "outputs": {
+                    out: {**o.model_dump(by_alias=True), "topic": unique(f"{name}.{out}")}
+                    for out, o in s.outputs.items()
+                },
+                **stream_overrides.get(name, {}),
+            }
         )
         for name, s in settings.streams.items()
     }
@@ -33,6 +41,7 @@ def fresh_stack(
         update={
             "streams": streams,
             "database_url": f"sqlite:///{db_dir / 'conveyor.db'}",
+            "data_dir": db_dir,
             "api": settings.api.model_copy(update=api or {}),
             "workers": settings.workers.model_copy(update={"group_id": unique("workers")}),
         }

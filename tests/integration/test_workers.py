@@ -1,0 +1,81 @@
+"""The reference pipeline end to end: API → Kafka → workers → result store, outputs, e-mail."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from conveyor.processors.pipeline.notifications import message_id
+from support.events import orders_json, read_all
+from support.waiting import wait_for
+from support.workers import Pipeline, job_statuses, outbox_size
+
+
+def _post(pipeline: Pipeline, stream: str, events: list[dict[str, object]]) -> list[str]:
+    ids = []
+    for start in range(0, len(events), 500):
+        response = pipeline.api.post(
+            f"/v1/streams/{stream}/events", json=events[start : start + 500]
+        )
+        assert response.status_code == 202, response.text
+        ids += [r["event_id"] for r in response.json()["events"]]
+    return ids
+
+
+def _settled(pipeline: Pipeline, count: int) -> None:
+    wait_for(
+        lambda: (
+            sum(
+                n
+                for s, n in job_statuses(pipeline.settings).items()
+                if s not in {"queued", "processing"}
+            )
+            >= count
+            and outbox_size(pipeline.settings) == 0
+        ),
+        timeout=120,
+        what=f"{count} jobs settled and published",
+    )
+
+
+def test_5000_orders_are_enriched_once_and_revenue_per_minute_adds_up(pipeline: Pipeline) -> None:
+    orders = orders_json(5_000, seed=41)
+    ids = _post(pipeline, "orders", orders)
+    _settled(pipeline, 5_000)
+
+    assert job_statuses(pipeline.settings) == {"succeeded": 5_000}
+    outputs = pipeline.settings.streams["orders"].outputs
+    enriched = read_all(pipeline.settings, outputs["enriched"].topic)
+    assert len(enriched) == 5_000
+    assert sorted(r["headers"]["ce_id"].decode() for r in enriched) == sorted(ids)
+    assert {r["value"]["event_id"] for r in enriched} == set(ids)
+
+    expected: dict[tuple[str, datetime], int] = defaultdict(int)
+    for order in orders:
+        placed = datetime.fromisoformat(str(order["placed_at"]))
+        expected[(str(order["region"]), placed.replace(second=0, microsecond=0))] += int(
+            str(order["amount_cents"])
+        )
+    latest: dict[str, dict[str, object]] = {}
+    revenue = read_all(pipeline.settings, outputs["revenue"].topic)
+    for record in sorted(revenue, key=lambda r: (r["partition"], r["offset"])):
+        latest[record["key"]] = record["value"]
+    totals = {(str(v["region"]), v["window_start"]): v["revenue_cents"] for v in latest.values()}
+    assert totals == dict(expected)
+    assert len({r["headers"]["ce_id"] for r in revenue}) == len(revenue)
+
+
+def test_each_notification_is_one_email_with_its_event_id(pipeline: Pipeline) -> None:
+    notes = [
+        {"recipient": f"user{n}@example.test", "subject": f"hello {n}", "body": f"message {n}"}
+        for n in range(40)
+    ]
+    ids = _post(pipeline, "notifications", notes)
+    _settled(pipeline, 40)
+
+    assert job_statuses(pipeline.settings) == {"succeeded": 40}
+    received = [m["Message-ID"] for m in pipeline.mail.messages()]
+    assert sorted(received) == sorted(message_id(i) for i in ids)
+    job = pipeline.api.get(f"/v1/jobs/{ids[0]}").json()
+    assert job["status"] == "succeeded"
+    assert job["result"]["message_id"] == message_id(ids[0])

@@ -1,0 +1,75 @@
+"""Worker processes for a test's own stack, ready once they hold partitions."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, select
+
+from conveyor.config import Settings
+from conveyor.infra.mail import LocalMailServer
+from conveyor.infra.services import conveyor_service, service_env
+from conveyor.monitoring.groups import stable_members
+from conveyor.store.tables import jobs, outbox
+
+
+@dataclass
+class Pipeline:
+    """A test's whole stack: the API in-process, worker processes, a mail server."""
+
+    settings: Settings
+    api: TestClient
+    mail: LocalMailServer
+
+
+def _members_at_least(admin: AdminClient, group: str, count: int) -> bool:
+    return stable_members(admin, group) >= count
+
+
+@contextmanager
+def running_workers(
+    settings: Settings, directory: Path, count: int = 1
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` ``conveyor worker`` processes on ``settings``; logs in ``directory``."""
+    env = service_env(settings, directory / "conveyor.yaml")
+    admin = AdminClient(settings.kafka.librdkafka_config())
+    with ExitStack() as stack:
+        workers = [
+            stack.enter_context(
+                conveyor_service(
+                    ["-v", "worker"],
+                    env,
+                    directory / f"worker-{n}.log",
+                    partial(_members_at_least, admin, settings.workers.group_id, n),
+                )
+            )
+            for n in range(1, count + 1)
+        ]
+        yield workers
+
+
+def job_statuses(settings: Settings) -> Counter[str]:
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status))
+            return Counter({status: count for status, count in rows})
+    finally:
+        engine.dispose()
+
+
+def outbox_size(settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(outbox)).scalar_one())
+    finally:
+        engine.dispose()
