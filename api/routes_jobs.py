@@ -50,4 +50,6 @@ def _describe(record: JobRecord, position: int | None) -> dict[str, Any]:
         job["result"] = record.result
     if record.error is not None:
         job["error"] = record.error
+    if record.attempts:
+        job["attempts"] = record.attempts
     return job

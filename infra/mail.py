@@ -14,15 +14,25 @@ __all__ = ["LocalMailServer"]
 
 
 class LocalMailServer:
-    def __init__(self, maildir: Path, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        maildir: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        handler: type[Mailbox] = Mailbox,
+    ) -> None:
         self.maildir = maildir
         self.host = host
         self.port = port
+        # A Mailbox subclass may answer some commands differently (the tests' refusals).
+        self._handler = handler
         self._controller: Controller | None = None
 
     def start(self) -> None:
         self.maildir.parent.mkdir(parents=True, exist_ok=True)
-        self._controller = Controller(Mailbox(self.maildir), hostname=self.host, port=self.port)
+        self._controller = Controller(
+            self._handler(self.maildir), hostname=self.host, port=self.port
+        )
         self._controller.start()
 
     def stop(self) -> None:

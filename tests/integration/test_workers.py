@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from conveyor.processors.pipeline.notifications import message_id
@@ -11,7 +12,7 @@ from support.waiting import wait_for
 from support.workers import Pipeline, job_statuses, outbox_size
 
 
-def _post(pipeline: Pipeline, stream: str, events: list[dict[str, object]]) -> list[str]:
+def _post(pipeline: Pipeline, stream: str, events: Sequence[Mapping[str, object]]) -> list[str]:
     ids = []
     for start in range(0, len(events), 500):
         response = pipeline.api.post(

@@ -59,8 +59,11 @@ def read_topic(settings: Settings, topic: str, expected: int) -> list[dict[str, 
     return records
 
 
-def read_all(settings: Settings, topic: str, idle: float = 3.0) -> list[dict[str, Any]]:
-    """Every committed record of ``topic``: read until nothing new came for ``idle`` seconds."""
+def read_all(
+    settings: Settings, topic: str, idle: float = 3.0, decode: bool = True
+) -> list[dict[str, Any]]:
+    """Every committed record of ``topic``: read until nothing new came for ``idle`` seconds.
+    Values are decoded through the registry, or left as bytes (``decode=False``)."""
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka.bootstrap_servers,
@@ -87,7 +90,7 @@ def read_all(settings: Settings, topic: str, idle: float = 3.0) -> list[dict[str
                             "partition": msg.partition(),
                             "offset": msg.offset(),
                             "headers": dict(msg.headers() or []),
-                            "value": deserialize(msg.value(), context),
+                            "value": deserialize(msg.value(), context) if decode else msg.value(),
                         }
                     )
         finally:
