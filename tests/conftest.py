@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.handlers import Mailbox
 from confluent_kafka.admin import AdminClient, NewTopic
+from fastapi.testclient import TestClient
 
+from conveyor.api import create_app
 from conveyor.config import Settings, load_settings
+from conveyor.infra.mail import LocalMailServer
+from conveyor.infra.processes import free_port_block
 from support import brokers, stack
+from support.workers import Pipeline, running_workers
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,5 +73,42 @@ def make_topic(bootstrap_servers: str, unique: Callable[[str], str]) -> Callable
         topic = NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)
         admin.create_topics([topic])[name].result(30)
         return name
+
+    return _make
+
+
+@pytest.fixture
+def stack_settings(settings: Settings, tmp_path: Path) -> Callable[..., Settings]:
+    """``stack_settings(api={...}, orders={...})``: settings on this test's own topics."""
+
+    def _make(api: dict[str, Any] | None = None, **streams: dict[str, Any]) -> Settings:
+        return stack.fresh_stack(settings, tmp_path, api, **streams)
+
+    return _make
+
+
+@pytest.fixture
+def make_pipeline(
+    stack_settings: Callable[..., Settings], tmp_path: Path
+) -> Callable[..., AbstractContextManager[Pipeline]]:
+    """``with make_pipeline(workers=2, mail_handler=...) as p``: the API in-process, worker
+    processes and a mail server on loopback, on this test's own topics and store."""
+
+    @contextmanager
+    def _make(workers: int = 1, mail_handler: type[Mailbox] = Mailbox) -> Iterator[Pipeline]:
+        mail = LocalMailServer(tmp_path / "mail", free_port_block(1), handler=mail_handler)
+        mail.start()
+        try:
+            base = stack_settings()
+            config = base.model_copy(
+                update={"smtp": base.smtp.model_copy(update={"port": mail.port})}
+            )
+            with (
+                TestClient(create_app(config)) as client,
+                running_workers(config, tmp_path, workers),
+            ):
+                yield Pipeline(config, client, mail)
+        finally:
+            mail.stop()
 
     return _make

@@ -3,24 +3,19 @@ retries through the retry tiers, and never a second e-mail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, ClassVar
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import ClassVar
 
-import pytest
 from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from confluent_kafka import Producer
-from fastapi.testclient import TestClient
 
-from conveyor.api import create_app
 from conveyor.config import Settings
-from conveyor.infra.mail import LocalMailServer
-from conveyor.infra.processes import free_port_block
 from conveyor.processors.pipeline.notifications import message_id
 from support.events import orders_json, read_all
 from support.waiting import wait_for
-from support.workers import Pipeline, job_statuses, outbox_size, running_workers
+from support.workers import Pipeline, job_statuses, outbox_size
 
 
 class RefusingMailbox(Mailbox):
@@ -43,21 +38,6 @@ class RefusingMailbox(Mailbox):
             return "451 4.3.0 try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
-
-
-@pytest.fixture
-def refusing_pipeline(stack_settings: Any, tmp_path: Path) -> Iterator[Pipeline]:
-    mail = LocalMailServer(tmp_path / "mail", free_port_block(1), handler=RefusingMailbox)
-    mail.start()
-    try:
-        base: Settings = stack_settings()
-        settings = base.model_copy(
-            update={"smtp": base.smtp.model_copy(update={"port": mail.port})}
-        )
-        with TestClient(create_app(settings)) as client, running_workers(settings, tmp_path):
-            yield Pipeline(settings, client, mail)
-    finally:
-        mail.stop()
 
 
 def _wait_settled(settings: Settings, count: int) -> None:
@@ -99,9 +79,13 @@ def test_undecodable_and_invalid_orders_are_dead_lettered_and_the_rest_flows(
 
 
 def test_a_refused_email_is_retried_later_and_sent_once_and_a_rejected_one_dead_lettered(
-    refusing_pipeline: Pipeline,
+    make_pipeline: Callable[..., AbstractContextManager[Pipeline]],
 ) -> None:
-    pipeline = refusing_pipeline
+    with make_pipeline(mail_handler=RefusingMailbox) as pipeline:
+        _refused_email_story(pipeline)
+
+
+def _refused_email_story(pipeline: Pipeline) -> None:
     notes = [
         {"recipient": "later@example.test", "subject": "s", "body": "b"},
         {"recipient": "now@example.test", "subject": "s", "body": "b"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -34,26 +34,27 @@ def _members_at_least(admin: AdminClient, group: str, count: int) -> bool:
     return stable_members(admin, group) >= count
 
 
+def worker_process(
+    settings: Settings, directory: Path, name: str, members: int
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """A ``conveyor worker`` on ``settings``, ready once the group is stable with
+    ``members`` members; its log is ``directory/<name>.log``."""
+    env = service_env(settings, directory / "conveyor.yaml")
+    admin = AdminClient(settings.kafka.librdkafka_config())
+    ready = partial(_members_at_least, admin, settings.workers.group_id, members)
+    return conveyor_service(["-v", "worker"], env, directory / f"{name}.log", ready)
+
+
 @contextmanager
 def running_workers(
     settings: Settings, directory: Path, count: int = 1
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``count`` ``conveyor worker`` processes on ``settings``; logs in ``directory``."""
-    env = service_env(settings, directory / "conveyor.yaml")
-    admin = AdminClient(settings.kafka.librdkafka_config())
     with ExitStack() as stack:
-        workers = [
-            stack.enter_context(
-                conveyor_service(
-                    ["-v", "worker"],
-                    env,
-                    directory / f"worker-{n}.log",
-                    partial(_members_at_least, admin, settings.workers.group_id, n),
-                )
-            )
+        yield [
+            stack.enter_context(worker_process(settings, directory, f"worker-{n}", n))
             for n in range(1, count + 1)
         ]
-        yield workers
 
 
 def job_statuses(settings: Settings) -> Counter[str]:
