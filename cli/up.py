@@ -17,7 +17,7 @@ from conveyor.config import Settings
 from conveyor.infra.mail import LocalMailServer
 from conveyor.infra.services import conveyor_service, http_ok
 from conveyor.infra.stack import local_stack, stack_env
-from conveyor.monitoring.groups import stable_members
+from conveyor.monitoring.groups import has_stable_members
 from conveyor.producers.topics import ensure_topics
 
 __all__ = ["nodes_option", "running_pipeline", "up", "workers_option"]
@@ -59,10 +59,9 @@ def running_pipeline(
         }
         if "smtp" not in config.model_fields_set:
             mail = LocalMailServer(data_dir / "mail", config.smtp.port, config.smtp.host)
+            # On the configured address, so the workers find it without being told.
             mail.start()
             stack.callback(mail.stop)
-            env["CONVEYOR_SMTP__HOST"] = mail.host
-            env["CONVEYOR_SMTP__PORT"] = str(mail.port)
         children = {**os.environ, **env, "CONVEYOR_DATA_DIR": str(data_dir.resolve())}
         stack.enter_context(
             conveyor_service(
@@ -72,15 +71,11 @@ def running_pipeline(
         admin = AdminClient(running.kafka.librdkafka_config())
         for n in range(1, workers + 1):
             # Ready once it holds partitions: the group is stable with n members.
-            joined = partial(_has_members, admin, config.workers.group_id, n)
+            joined = partial(has_stable_members, admin, config.workers.group_id, n)
             stack.enter_context(
                 conveyor_service(["worker"], children, data_dir / f"worker-{n}.log", joined)
             )
         yield running.model_copy(update={"api_url": api_url}), env
-
-
-def _has_members(admin: AdminClient, group: str, count: int) -> bool:
-    return stable_members(admin, group) >= count
 
 
 @click.command()

@@ -5,14 +5,14 @@ from __future__ import annotations
 from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 
-__all__ = ["stable_members"]
+__all__ = ["has_stable_members"]
 
 
-def stable_members(admin: AdminClient, group: str, timeout: float = 10.0) -> int:
-    """Members of ``group`` once it is stable (partitions assigned), else 0."""
+def has_stable_members(admin: AdminClient, group: str, count: int, timeout: float = 10.0) -> bool:
+    """Whether ``group`` is stable (partitions assigned) with at least ``count`` members."""
     future = admin.describe_consumer_groups([group], request_timeout=timeout)[group]
     try:
         description = future.result(timeout)
     except KafkaException:
-        return 0
-    return len(description.members) if description.state == ConsumerGroupState.STABLE else 0
+        return False
+    return description.state == ConsumerGroupState.STABLE and len(description.members) >= count

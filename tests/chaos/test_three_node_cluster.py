@@ -5,8 +5,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicCollection
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicCollection,
+)
+from confluent_kafka.admin import AdminClient, NewTopic, TopicDescription
 
 from conveyor.config import load_settings
 from conveyor.infra.kafka import LocalCluster
@@ -46,7 +53,10 @@ def test_acks_all_writes_survive_a_killed_broker_and_stop_leaves_no_process(
         topic = "durable"
         admin = AdminClient({"bootstrap.servers": servers})
         admin.create_topics([NewTopic(topic, num_partitions=6)])[topic].result(30)
-        description = admin.describe_topics(TopicCollection([topic]))[topic].result(30)
+        # Created on the controller first; each broker learns of it a moment later.
+        description = wait_for(
+            lambda: _described(admin, topic), timeout=30, what=f"{topic} in every broker's metadata"
+        )
         assert {len(p.replicas) for p in description.partitions} == {3}
 
         acked, failed = _produce_while_killing_a_broker(servers, topic, tmp_path, total=6_000)
@@ -120,3 +130,13 @@ def _read_all(servers: str, topic: str, expected: int) -> set[str]:
     finally:
         consumer.close()
     return values
+
+
+def _described(admin: AdminClient, topic: str) -> TopicDescription | None:
+    try:
+        description: TopicDescription = admin.describe_topics(TopicCollection([topic]))[
+            topic
+        ].result(30)
+    except KafkaException:
+        return None
+    return description

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,41 +23,9 @@ def orders_json(count: int, seed: int = 1) -> list[dict[str, Any]]:
 
 
 def read_topic(settings: Settings, topic: str, expected: int) -> list[dict[str, Any]]:
-    """Every record of ``topic``, decoded by confluent-kafka's own AvroDeserializer."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": "reader",
-            "isolation.level": "read_committed",
-        }
-    )
-    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-    consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
-    records: list[dict[str, Any]] = []
-    with SchemaRegistryClient({"url": settings.schema_registry.url}) as registry:
-        deserialize = AvroDeserializer(registry)
-        context = SerializationContext(topic, MessageField.VALUE)
-
-        def poll() -> bool:
-            for msg in consumer.consume(500, timeout=0.5):
-                if msg.error():
-                    continue
-                records.append(
-                    {
-                        "key": bytes(msg.key() or b"").decode(),
-                        "partition": msg.partition(),
-                        "offset": msg.offset(),
-                        "headers": dict(msg.headers() or []),
-                        "value": deserialize(msg.value(), context),
-                    }
-                )
-            return len(records) >= expected
-
-        try:
-            wait_for(poll, timeout=30, what=f"{expected} records on {topic}")
-        finally:
-            consumer.close()
-    return records
+    """The records of ``topic``, decoded by confluent-kafka's own AvroDeserializer, once
+    there are at least ``expected`` of them."""
+    return _read(settings, topic, lambda records, _quiet: len(records) >= expected, decode=True)
 
 
 def read_all(
@@ -64,6 +33,17 @@ def read_all(
 ) -> list[dict[str, Any]]:
     """Every committed record of ``topic``: read until nothing new came for ``idle`` seconds.
     Values are decoded through the registry, or left as bytes (``decode=False``)."""
+    return _read(settings, topic, lambda _records, quiet: quiet >= idle, decode)
+
+
+def _read(
+    settings: Settings,
+    topic: str,
+    done: Callable[[list[dict[str, Any]], float], bool],
+    decode: bool,
+) -> list[dict[str, Any]]:
+    """Read ``topic`` from the start (``read_committed``) until ``done(records, seconds
+    without a new record)``; fails after 30 s without getting there."""
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka.bootstrap_servers,
@@ -74,25 +54,30 @@ def read_all(
     metadata = consumer.list_topics(topic, timeout=10).topics[topic]
     consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
     records: list[dict[str, Any]] = []
+    last_new = time.monotonic()
     with SchemaRegistryClient({"url": settings.schema_registry.url}) as registry:
         deserialize = AvroDeserializer(registry)
         context = SerializationContext(topic, MessageField.VALUE)
-        quiet_since = time.monotonic()
+
+        def poll() -> bool:
+            nonlocal last_new
+            for msg in consumer.consume(500, timeout=0.5):
+                if msg.error():
+                    continue
+                last_new = time.monotonic()
+                records.append(
+                    {
+                        "key": bytes(msg.key() or b"").decode(),
+                        "partition": msg.partition(),
+                        "offset": msg.offset(),
+                        "headers": dict(msg.headers() or []),
+                        "value": deserialize(msg.value(), context) if decode else msg.value(),
+                    }
+                )
+            return done(records, time.monotonic() - last_new)
+
         try:
-            while time.monotonic() - quiet_since < idle:
-                for msg in consumer.consume(500, timeout=0.5):
-                    if msg.error():
-                        continue
-                    quiet_since = time.monotonic()
-                    records.append(
-                        {
-                            "key": bytes(msg.key() or b"").decode(),
-                            "partition": msg.partition(),
-                            "offset": msg.offset(),
-                            "headers": dict(msg.headers() or []),
-                            "value": deserialize(msg.value(), context) if decode else msg.value(),
-                        }
-                    )
+            wait_for(poll, timeout=30, interval=0, what=f"the records of {topic}")
         finally:
             consumer.close()
     return records

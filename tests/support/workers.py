@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select
 from conveyor.config import Settings
 from conveyor.infra.mail import LocalMailServer
 from conveyor.infra.services import conveyor_service, service_env
-from conveyor.monitoring.groups import stable_members
+from conveyor.monitoring.groups import has_stable_members
 from conveyor.store.tables import jobs, outbox
 
 
@@ -30,10 +30,6 @@ class Pipeline:
     mail: LocalMailServer
 
 
-def _members_at_least(admin: AdminClient, group: str, count: int) -> bool:
-    return stable_members(admin, group) >= count
-
-
 def worker_process(
     settings: Settings, directory: Path, name: str, members: int
 ) -> AbstractContextManager[subprocess.Popen[bytes]]:
@@ -41,7 +37,7 @@ def worker_process(
     ``members`` members; its log is ``directory/<name>.log``."""
     env = service_env(settings, directory / "conveyor.yaml")
     admin = AdminClient(settings.kafka.librdkafka_config())
-    ready = partial(_members_at_least, admin, settings.workers.group_id, members)
+    ready = partial(has_stable_members, admin, settings.workers.group_id, members)
     return conveyor_service(["-v", "worker"], env, directory / f"{name}.log", ready)
 
 
