@@ -51,7 +51,7 @@ class Consumed:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+    headers: Sequence[tuple[str, str | bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)
