@@ -143,7 +143,7 @@ async def _until_due(batch: Sequence[Consumed]) -> None:
     due = 0.0
     for record in batch:
         for name, value in record.headers:
-            if name == NOT_BEFORE:
+            if name == NOT_BEFORE and value is not None:
                 due = max(due, int(value) / 1000)
     if (wait := due - time.time()) > 0:
         await asyncio.sleep(wait)
