@@ -20,18 +20,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
-
 from conveyor.bench.loadgen import LoadResult, http_post, run_load
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service, http_ok, service_env
-from conveyor.producers.config import producer_config
-from conveyor.producers.identity import child_traceparent, cloudevent_headers
+from conveyor.producers.direct import DirectProducer
 from conveyor.producers.samples import json_ready, sample_orders
 from conveyor.producers.topics import ensure_topics
-from conveyor.schemas import registry_client
-from conveyor.schemas.serde import AvroEncoder, register_value_schema
 
 __all__ = ["IngestPlan", "bench_ingest"]
 
@@ -121,39 +116,10 @@ def bench_ingest(settings: Settings, plan: IngestPlan, note: Note) -> dict[str, 
 def _raw_producer(
     settings: Settings, stream: StreamDeclaration, records: list[dict[str, Any]]
 ) -> float:
-    with registry_client(settings.schema_registry) as registry:
-        encoder = AvroEncoder(stream.avro_schema, register_value_schema(registry, stream))
-    producer = Producer(producer_config(settings.kafka))
-    headers_of = cloudevent_headers(
-        f"/v1/streams/{stream.name}", "bench", datetime.now(UTC), child_traceparent(None)
-    )
-    failures: list[KafkaError] = []
-
-    def delivered(err: KafkaError | None, msg: Message) -> None:
-        # The API confirms every record's delivery; so does the baseline.
-        if err is not None:
-            failures.append(err)
-
-    began = time.perf_counter()
-    for record in records:
-        value = encoder.encode(record)
-        headers = headers_of(record["event_id"])
-        while True:
-            try:
-                producer.produce(
-                    stream.topic,
-                    value=value,
-                    key=record[stream.key].encode(),
-                    headers=headers,
-                    on_delivery=delivered,
-                )
-                break
-            except BufferError:
-                producer.poll(0.01)  # the local queue is full: let deliveries drain it
-        producer.poll(0)
-    if producer.flush(120) or failures:
-        raise RuntimeError(f"the raw producer did not deliver every record: {failures[:3]}")
-    return len(records) / (time.perf_counter() - began)
+    with DirectProducer(settings, stream) as producer:
+        began = time.perf_counter()
+        producer.send(records)
+        return len(records) / (time.perf_counter() - began)
 
 
 @contextmanager

@@ -3,17 +3,24 @@ retries through the retry tiers, and never a second e-mail."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from conveyor.config import Settings
+from conveyor.monitoring.lag import measure_lag
 from conveyor.processors.pipeline.notifications import message_id
-from support.events import orders_json, read_all
+from conveyor.producers.config import producer_config
+from conveyor.producers.direct import DirectProducer
+from conveyor.producers.samples import sample_orders
+from support.events import read_all
 from support.waiting import wait_for
 from support.workers import Pipeline, job_statuses, outbox_size
 
@@ -49,33 +56,52 @@ def _wait_settled(settings: Settings, count: int) -> None:
     wait_for(settled, timeout=120, what=f"{count} jobs settled")
 
 
-def test_undecodable_and_invalid_orders_are_dead_lettered_and_the_rest_flows(
+def test_one_percent_poison_is_dead_lettered_with_reasons_and_every_partition_drains(
     pipeline: Pipeline,
 ) -> None:
-    orders_topic = pipeline.settings.streams["orders"].topic
-    producer = Producer({"bootstrap.servers": pipeline.settings.kafka.bootstrap_servers})
-    producer.produce(orders_topic, key=b"c-0001", value=b"\x00not avro at all")
-    producer.produce(orders_topic, key=b"c-0002", value=b"{}", headers=[("ce_id", b"raw-2")])
-    assert producer.flush(10) == 0
-    good, bad = orders_json(3, seed=5)[:2], orders_json(1, seed=6)[0]
-    bad["amount_cents"] = int(str(bad["amount_cents"])) + 1  # no longer the sum of its lines
-    response = pipeline.api.post("/v1/streams/orders/events", json=[*good, bad])
-    assert response.status_code == 202
-    bad_id = response.json()["events"][2]["event_id"]
-    _wait_settled(pipeline.settings, 5)
+    settings = pipeline.settings
+    stream = settings.streams["orders"]
+    orders = sample_orders(2_000, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), seed=5)
+    # 1%: ten orders whose lines do not add up, ten records that are not Avro at all.
+    invalid = orders[::200]
+    for order in invalid:
+        order["amount_cents"] += 1
+    with DirectProducer(settings, stream) as direct:
+        direct.send(orders)
+    garbage = Producer(producer_config(settings.kafka))
+    for n in range(10):
+        value = b"\x00\x00\x00\x7f\xffnot avro" if n % 2 else b'{"not": "avro"}'
+        garbage.produce(stream.topic, key=f"c-{n:04d}".encode(), value=value)
+    assert garbage.flush(10) == 0
+    _wait_settled(settings, 2_010)
 
-    assert job_statuses(pipeline.settings) == {"succeeded": 2, "dead_lettered": 3}
-    dead = read_all(pipeline.settings, pipeline.settings.streams["orders"].dlq_topic, decode=False)
-    assert len(dead) == 3
-    by_error = {r["headers"]["conveyor.error.type"].decode(): r for r in dead if r}
-    assert set(by_error) == {"DecodeError", "InvalidEventError"}
-    invalid = by_error["InvalidEventError"]["headers"]
-    assert invalid["ce_id"].decode() == bad_id
-    assert b"not the sum of the lines" in invalid["conveyor.error.message"]
-    assert invalid["conveyor.original.topic"].decode() == orders_topic
-    assert invalid["conveyor.attempts"] == b"1"
-    assert {"conveyor.original.partition", "conveyor.original.offset"} <= set(invalid)
-    assert pipeline.api.get(f"/v1/jobs/{bad_id}").json()["status"] == "dead_lettered"
+    assert job_statuses(settings) == {"succeeded": 1_990, "dead_lettered": 20}
+    dead = read_all(settings, stream.dlq_topic, decode=False)
+    assert len(dead) == 20
+    errors = Counter(r["headers"]["conveyor.error.type"].decode() for r in dead)
+    assert errors == {"DecodeError": 10, "InvalidEventError": 10}
+    invalid_ids = {o["event_id"] for o in invalid}
+    for record in dead:
+        headers = record["headers"]
+        assert headers["conveyor.original.topic"].decode() == stream.topic
+        assert headers["conveyor.attempts"] == b"1"
+        assert {"conveyor.original.partition", "conveyor.original.offset"} <= set(headers)
+        assert {"conveyor.first.failure", "conveyor.last.failure"} <= set(headers)
+        if headers["conveyor.error.type"] == b"InvalidEventError":
+            assert headers["ce_id"].decode() in invalid_ids
+            assert b"not the sum of the lines" in headers["conveyor.error.message"]
+    job = pipeline.api.get(f"/v1/jobs/{invalid[0]['event_id']}").json()
+    assert job["status"] == "dead_lettered"
+    assert "not the sum of the lines" in job["error"]
+
+    # No partition stalls behind its poison: the group commits to the end of each one.
+    admin = AdminClient(settings.kafka.librdkafka_config())
+
+    def drained() -> bool:
+        lag = measure_lag(admin, settings.workers.group_id, [stream.topic])
+        return all(p.committed == p.end for p in lag.values())
+
+    wait_for(drained, timeout=30, what=f"the group committed to the end of {stream.topic}")
 
 
 def test_a_refused_email_is_retried_later_and_sent_once_and_a_rejected_one_dead_lettered(
