@@ -85,18 +85,16 @@ class Ingestor:
         self._refuse_if_overloaded(name, len(events))
         ids = _event_ids(events, headers.get("idempotency-key"))
         now = datetime.now(UTC)
-        headers_of = cloudevent_headers(
-            ingest.ce_source,
-            ingest.ce_type,
-            now,
-            child_traceparent(headers.get("traceparent")),
-        )
+        headers_of = cloudevent_headers(ingest.ce_source, ingest.ce_type, now)
+        traceparent = child_traceparent(headers.get("traceparent"))
         encode = self._encoders[name].encode
         key_field = ingest.stream.key
         records: list[Outgoing] = []
         for event, event_id in zip(events, ids, strict=True):
             event[EVENT_ID_FIELD] = event_id
-            records.append((event[key_field].encode(), encode(event), headers_of(event_id)))
+            records.append(
+                (event[key_field].encode(), encode(event), headers_of(event_id, traceparent))
+            )
         began = time.perf_counter()
         results = await self._producer.send_all(ingest.stream.topic, records)
         self._produce_seconds[name].observe(time.perf_counter() - began)

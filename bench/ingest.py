@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import json
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
-from pathlib import Path
 from typing import Any
 
 from conveyor.bench.loadgen import LoadResult, http_post, run_load
+from conveyor.bench.report import percentiles
+from conveyor.bench.services import api_process, bench_settings, bench_stream
 from conveyor.config import Settings, StreamDeclaration
-from conveyor.infra.processes import free_port_block
-from conveyor.infra.services import conveyor_service, http_ok, service_env
 from conveyor.producers.direct import DirectProducer
 from conveyor.producers.samples import json_ready, sample_orders
-from conveyor.producers.topics import ensure_topics
 
 __all__ = ["IngestPlan", "bench_ingest"]
 
@@ -52,17 +46,17 @@ class IngestPlan:
 
 
 def bench_ingest(settings: Settings, plan: IngestPlan, note: Note) -> dict[str, Any]:
-    orders = settings.streams["orders"]
-    run = uuid.uuid4().hex[:8]
-    raw_stream = orders.model_copy(update={"topic": f"bench.raw.{run}"})
-    api_stream = orders.model_copy(update={"topic": f"bench.api.{run}", "max_backlog": 10**12})
-    ensure_topics(settings.kafka, [raw_stream, api_stream])
+    raw_stream = bench_stream(settings, "orders", "raw")
+    api_stream = bench_stream(settings, "orders", "api")
     records = sample_orders(plan.events, datetime.now(UTC), seed=3)
 
     bodies = [json_ready(r) for r in records]
     raw_rates: list[float] = []
     batch_rates: list[float] = []
-    with _api_process(settings, api_stream) as (host, port):
+    with (
+        bench_settings(settings, api_stream) as config,
+        api_process(config) as (host, port),
+    ):
         path = f"/v1/streams/{api_stream.name}/events"
         batches = [
             http_post(
@@ -96,7 +90,7 @@ def bench_ingest(settings: Settings, plan: IngestPlan, note: Note) -> dict[str, 
     _require_all_accepted(single)
 
     raw_rate, batch_rate = statistics.median(raw_rates), statistics.median(batch_rates)
-    p50, p99 = _percentiles(single.latencies)
+    p50, p99 = percentiles(single.latencies)
     return {
         "raw_producer_events_per_s": round(raw_rate),
         "api_batch_events_per_s": round(batch_rate),
@@ -120,39 +114,6 @@ def _raw_producer(
         began = time.perf_counter()
         producer.send(records)
         return len(records) / (time.perf_counter() - began)
-
-
-@contextmanager
-def _api_process(settings: Settings, stream: StreamDeclaration) -> Iterator[tuple[str, int]]:
-    host, port = "127.0.0.1", free_port_block(1)
-    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp:
-        bench_settings = settings.model_copy(
-            update={
-                "streams": {stream.name: stream},
-                "api": settings.api.model_copy(
-                    update={
-                        "host": host,
-                        "port": port,
-                        "max_in_flight": 500_000,
-                        "max_body_bytes": 16 * 2**20,
-                    }
-                ),
-                "workers": settings.workers.model_copy(
-                    update={"group_id": f"bench-{uuid.uuid4().hex[:8]}"}
-                ),
-                "database_url": f"sqlite:///{tmp}/bench.db",
-                "data_dir": Path(tmp),
-            }
-        )
-        env = service_env(bench_settings, Path(tmp) / "conveyor.yaml")
-        ready = partial(http_ok, f"http://{host}:{port}/readyz")
-        with conveyor_service(["api"], env, Path(tmp) / "api.log", ready):
-            yield host, port
-
-
-def _percentiles(latencies: list[float]) -> tuple[float, float]:
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return cuts[49], cuts[98]
 
 
 def _require_all_accepted(*results: LoadResult) -> None:

@@ -22,15 +22,25 @@ class LoadResult:
     seconds: float
     latencies: list[float]  # seconds, one per request
     statuses: dict[int, int]
+    sent_at: list[float]  # wall-clock time request k (of ``requests``, cycled) was sent
 
 
 def run_load(
-    host: str, port: int, requests: list[bytes], total: int, concurrency: int
+    host: str,
+    port: int,
+    requests: list[bytes],
+    total: int,
+    concurrency: int,
+    *,
+    rate: float | None = None,
 ) -> LoadResult:
     """Send ``total`` requests (cycling through ``requests``, each a full HTTP request)
-    over ``concurrency`` connections, from a separate process."""
+    over ``concurrency`` connections, from a separate process; at most ``rate`` a second,
+    request k not before k/rate seconds after the start."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        result: LoadResult = pool.apply(_run, (host, port, requests, total, concurrency))
+        result: LoadResult = pool.apply(
+            _run, (host, port, requests, total, concurrency), {"rate": rate}
+        )
     return result
 
 
@@ -42,17 +52,21 @@ def http_post(host: str, port: int, path: str, body: bytes, content_type: str) -
     ).encode() + body
 
 
-def _run(host: str, port: int, requests: list[bytes], total: int, concurrency: int) -> LoadResult:
-    return asyncio.run(_load(host, port, requests, total, concurrency))
+def _run(
+    host: str, port: int, requests: list[bytes], total: int, concurrency: int, *, rate: float | None
+) -> LoadResult:
+    return asyncio.run(_load(host, port, requests, total, concurrency, rate=rate))
 
 
 async def _load(
-    host: str, port: int, requests: list[bytes], total: int, concurrency: int
+    host: str, port: int, requests: list[bytes], total: int, concurrency: int, *, rate: float | None
 ) -> LoadResult:
-    source = cycle(requests)
+    source = enumerate(cycle(requests))
     remaining = total
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    sent_at = [0.0] * total
+    start = time.perf_counter()
 
     async def connection() -> None:
         nonlocal remaining
@@ -60,17 +74,20 @@ async def _load(
         try:
             while remaining > 0:
                 remaining -= 1
+                k, request = next(source)
+                if rate is not None and (wait := start + k / rate - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
                 began = time.perf_counter()
-                writer.write(next(source))
+                sent_at[k] = time.time()
+                writer.write(request)
                 status = await _read_response(reader)
                 latencies.append(time.perf_counter() - began)
                 statuses[status] = statuses.get(status, 0) + 1
         finally:
             writer.close()
 
-    began = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return LoadResult(len(latencies), time.perf_counter() - began, latencies, statuses)
+    return LoadResult(len(latencies), time.perf_counter() - start, latencies, statuses, sent_at)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:

@@ -1,12 +1,13 @@
-"""Benchmark figures as a table for people and one JSON object for scripts."""
+"""Benchmark figures: percentiles, a table for people, one JSON object for scripts."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 from typing import Any
 
-__all__ = ["ingest_table", "machine"]
+__all__ = ["ingest_table", "machine", "percentiles", "process_table"]
 
 
 def machine() -> dict[str, Any]:
@@ -19,9 +20,15 @@ def machine() -> dict[str, Any]:
     }
 
 
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    """p50 and p99 of ``samples``."""
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
 def ingest_table(figures: dict[str, Any]) -> str:
     f = figures
-    rows = [
+    return _table(
         ("figure", "conveyor API", "raw producer", "ratio"),
         (
             "batch ingest, events/s",
@@ -41,7 +48,35 @@ def ingest_table(figures: dict[str, Any]) -> str:
             "-",
             "-",
         ),
-    ]
+    )
+
+
+def process_table(figures: dict[str, Any]) -> str:
+    f = figures
+    return _table(
+        ("figure", "conveyor", "raw loop", "ratio"),
+        (
+            "one worker process, events/s",
+            f"{f['worker_events_per_s']:,}",
+            f"{f['raw_loop_events_per_s']:,}",
+            f"{f['process_ratio']:.2f}",
+        ),
+        (
+            f"end-to-end p50 at {f['latency_rate_per_s']:,}/s, ms",
+            f"{f['e2e_p50_ms']}",
+            f"{f['raw_e2e_p50_ms']}",
+            f"{f['e2e_p50_ms'] / f['raw_e2e_p50_ms']:.1f}x",
+        ),
+        (
+            f"end-to-end p99 at {f['latency_rate_per_s']:,}/s, ms",
+            f"{f['e2e_p99_ms']}",
+            f"{f['raw_e2e_p99_ms']}",
+            f"{f['e2e_p99_ms'] / f['raw_e2e_p99_ms']:.1f}x",
+        ),
+    )
+
+
+def _table(*rows: tuple[str, str, str, str]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [
         "  ".join(

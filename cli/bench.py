@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from conveyor.bench.ingest import IngestPlan, bench_ingest
-from conveyor.bench.report import ingest_table, machine
+from conveyor.bench.process import ProcessPlan, bench_process
+from conveyor.bench.report import ingest_table, machine, process_table
 from conveyor.cli.options import note, settings
+from conveyor.config import Settings
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.stack import local_stack
@@ -41,18 +46,55 @@ def ingest(
 ) -> None:
     """API batch and single-event ingest beside the bare confluent-kafka producer."""
     plan = IngestPlan(events, batch_size, single_requests, concurrency)
-    config = settings()
+    with _stack() as running:
+        figures = bench_ingest(running, plan, note)
+    _report("ingest", figures, ingest_table, as_json)
+
+
+@bench.command()
+@click.option("--events", type=click.IntRange(1_000), default=50_000, show_default=True)
+@click.option(
+    "--rate",
+    type=click.IntRange(10),
+    default=1_000,
+    show_default=True,
+    help="Events a second for the end-to-end latency.",
+)
+@click.option(
+    "--seconds",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="How long to send at --rate.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def process(events: int, rate: int, seconds: int, as_json: bool) -> None:
+    """One worker process beside a raw confluent-kafka consume-transform-produce loop,
+    and end-to-end latency from POST to the output topic."""
+    with _stack() as running:
+        figures = bench_process(running, ProcessPlan(events, rate, seconds), note)
+    _report("process", figures, process_table, as_json)
+
+
+@contextmanager
+def _stack() -> Iterator[Settings]:
+    """The configured Kafka and registry, or a local pair on free ports in a scratch dir."""
     with (
         tempfile.TemporaryDirectory(prefix="conveyor-bench-") as tmp,
         local_stack(
-            config,
+            settings(),
             Path(tmp),
             kafka_port=free_port_block(1, offset=CONTROLLER_PORT_OFFSET),
             registry_port=free_port_block(1),
         ) as running,
     ):
-        figures = bench_ingest(running, plan, note)
+        yield running
+
+
+def _report(
+    name: str, figures: dict[str, Any], table: Callable[[dict[str, Any]], str], as_json: bool
+) -> None:
     if as_json:
-        click.echo(json.dumps({"machine": machine(), "ingest": figures}))
+        click.echo(json.dumps({"machine": machine(), name: figures}))
     else:
-        click.echo(ingest_table(figures))
+        click.echo(table(figures))

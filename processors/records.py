@@ -21,6 +21,7 @@ from typing import Any
 from conveyor.processors.handler import Event
 from conveyor.producers.identity import KafkaHeaders
 from conveyor.schemas.models import EVENT_ID_FIELD
+from conveyor.store.results import OutboxValues
 
 __all__ = [
     "Consumed",
@@ -63,16 +64,11 @@ class OutboxRecord:
     value: bytes | None
     headers: KafkaHeaders
 
-    def row(self) -> dict[str, Any]:
+    def row(self) -> OutboxValues:
         """The outbox table's row; latin-1 maps each byte to one code point, so any header
         value survives the trip through JSON."""
         headers = [(name, _as_bytes(value).decode("latin-1")) for name, value in self.headers]
-        return {
-            "topic": self.topic,
-            "key": self.key,
-            "value": self.value,
-            "headers": json.dumps(headers).encode(),
-        }
+        return self.topic, self.key, self.value, json.dumps(headers).encode()
 
     @staticmethod
     def headers_from_blob(blob: bytes) -> KafkaHeaders:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +27,7 @@ from conveyor.processors.records import (
     failure_headers,
     header_text,
 )
-from conveyor.producers.identity import child_traceparent, cloudevent_headers
+from conveyor.producers.identity import KafkaHeaders, child_traceparent, cloudevent_headers
 from conveyor.producers.retry import Backoff
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder
@@ -37,6 +37,9 @@ from conveyor.store.results import append_outbox, transition
 __all__ = ["Outcome", "StreamProcessor"]
 
 log = logging.getLogger(__name__)
+
+# Per output name: its CloudEvents headers for one batch, as headers(ce_id, traceparent).
+_HeaderFactories = dict[str, Callable[[str, str], KafkaHeaders]]
 
 # Waits between tries of a batch the result store or the registry could not take:
 # an outage of either holds the stream, it never dead-letters good events.
@@ -180,6 +183,10 @@ class StreamProcessor:
             )
             for o in outcomes
         ]
+        headers_of = {
+            name: cloudevent_headers(f"/conveyor/{self._stream.name}/{name}", ce_type, now)
+            for name, ce_type in self._ce_types.items()
+        }
         with self.context.store.engine.begin() as conn:
             moved = transition(conn, jobs)
             records: list[OutboxRecord] = []
@@ -189,10 +196,10 @@ class StreamProcessor:
                     continue
                 if o.processed is not None:
                     applied.append((o.event, o.processed))
-                    records += self._outputs(o.event, o.processed.outputs, now)
+                    records += self._outputs(o.event, o.processed.outputs, headers_of)
                 else:
                     records.append(self._failure_record(o, now))
-            records += self._outputs(None, self._handler.apply(conn, applied), now)
+            records += self._outputs(None, self._handler.apply(conn, applied), headers_of)
             append_outbox(conn, (r.row() for r in records))
         for o in outcomes:
             if o.error is not None and o.event.event_id in moved:
@@ -230,7 +237,7 @@ class StreamProcessor:
         )
 
     def _outputs(
-        self, event: Event | None, outputs: list[Output], now: datetime
+        self, event: Event | None, outputs: list[Output], headers_of: _HeaderFactories
     ) -> list[OutboxRecord]:
         parent = header_text(event.headers, "traceparent") if event else None
         records = []
@@ -239,12 +246,7 @@ class StreamProcessor:
             ce_id = output.ce_id or (event.event_id if event else None)
             if ce_id is None:
                 raise ValueError(f"output {output.output!r} from apply() needs its own ce_id")
-            headers = cloudevent_headers(
-                f"/conveyor/{self._stream.name}/{output.output}",
-                self._ce_types[output.output],
-                now,
-                child_traceparent(parent),
-            )(ce_id)
+            headers = headers_of[output.output](ce_id, child_traceparent(parent))
             records.append(
                 OutboxRecord(
                     declared.topic,

@@ -57,7 +57,7 @@ class DirectProducer:
         acknowledged; returns the wall-clock time each was produced."""
         stream = self._stream
         headers_of = cloudevent_headers(
-            f"/conveyor/direct/{stream.name}", "direct", datetime.now(UTC), child_traceparent(None)
+            f"/conveyor/direct/{stream.name}", "direct", datetime.now(UTC)
         )
         sent: list[float] = []
         began = time.monotonic()
@@ -66,7 +66,7 @@ class DirectProducer:
                 self._producer.poll(wait)
             value = self._encoder.encode(event)
             key = str(event[stream.key]).encode()
-            headers = headers_of(event["event_id"])
+            headers = headers_of(event["event_id"], child_traceparent(None))
             sent.append(time.time())
             while True:
                 try:

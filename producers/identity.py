@@ -8,6 +8,7 @@ deduplicate by ``ce_id`` and join the trace without decoding the value.
 from __future__ import annotations
 
 import os
+import random
 import re
 import time
 import uuid
@@ -44,16 +45,24 @@ def uuid7(millis: int | None = None, entropy: int | None = None) -> str:
 def child_traceparent(parent: str | None) -> str:
     """A W3C traceparent continuing ``parent``'s trace (or starting one), with a new span id."""
     match = _TRACEPARENT.match(parent or "")
-    trace_id = match.group(1) if match and match.group(1) != "0" * 32 else os.urandom(16).hex()
-    return f"00-{trace_id}-{os.urandom(8).hex()}-01"
+    trace_id = match.group(1) if match and match.group(1) != "0" * 32 else _random_hex(128)
+    return f"00-{trace_id}-{_random_hex(64)}-01"
+
+
+def _random_hex(bits: int) -> str:
+    # Trace and span ids must be unique, not secret (W3C Trace Context): the fast
+    # generator will do, a system call per output record would not.
+    return f"{random.getrandbits(bits):0{bits // 4}x}"
 
 
 def cloudevent_headers(
-    source: str, event_type: str, at: datetime, traceparent: str
-) -> Callable[[str], KafkaHeaders]:
-    """The binary-mode CloudEvents headers of a request's events, as ``headers(event_id)``.
+    source: str, event_type: str, at: datetime
+) -> Callable[[str, str], KafkaHeaders]:
+    """The binary-mode CloudEvents headers of events from one source, type and moment, as
+    ``headers(event_id, traceparent)``.
 
-    Everything but ``ce_id`` is shared by the events of one request, so it is encoded once.
+    Everything but the id and the trace is shared by the events of one request or batch,
+    so it is encoded once.
     """
     shared: KafkaHeaders = [
         ("ce_specversion", b"1.0"),
@@ -61,6 +70,9 @@ def cloudevent_headers(
         ("ce_type", event_type.encode()),
         ("ce_time", at.isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()),
         ("content-type", b"application/avro"),
+    ]
+    return lambda event_id, traceparent: [
+        ("ce_id", event_id.encode()),
+        *shared,
         ("traceparent", traceparent.encode()),
     ]
-    return lambda event_id: [("ce_id", event_id.encode()), *shared]

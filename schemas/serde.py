@@ -76,24 +76,26 @@ class AvroDecoder:
     def __init__(self, schema: dict[str, Any], registry: SchemaRegistryClient) -> None:
         self._reader = parse_schema(schema)
         self._registry = registry
-        self._writers: dict[int, Any] = {}
+        self._writers: dict[int, tuple[Any, Any]] = {}
 
     def decode(self, value: bytes | None) -> dict[str, Any]:
         if value is None or len(value) < _HEADER.size or value[0] != _MAGIC:
             raise DecodeError("not in the Confluent wire format (magic byte 0, schema id, body)")
         _, schema_id = _HEADER.unpack_from(value)
-        writer = self._writer(schema_id)
+        writer, reader = self._writer(schema_id)
         try:
-            record = schemaless_reader(io.BytesIO(value[_HEADER.size :]), writer, self._reader)
+            record = schemaless_reader(io.BytesIO(value[_HEADER.size :]), writer, reader)
         except Exception as exc:  # fastavro raises whatever the bytes provoke
             raise DecodeError(f"not an Avro value of schema id {schema_id}: {exc!r}") from exc
         if not isinstance(record, dict):
             raise DecodeError(f"schema id {schema_id} is not a record schema")
         return record
 
-    def _writer(self, schema_id: int) -> Any:
-        writer = self._writers.get(schema_id)
-        if writer is None:
+    def _writer(self, schema_id: int) -> tuple[Any, Any]:
+        """The writer's schema and the reader's, or None when they are the same: schema
+        resolution costs a third of the decoding, and most records need none."""
+        found = self._writers.get(schema_id)
+        if found is None:
             try:
                 schema = self._registry.get_schema(schema_id)
             except SchemaRegistryError as exc:
@@ -101,5 +103,9 @@ class AvroDecoder:
                     raise DecodeError(f"schema id {schema_id} is not in the registry") from exc
                 # Anything else is the registry's trouble, not the record's: not poison.
                 raise SchemaError(f"cannot fetch schema id {schema_id}: {exc}") from exc
-            writer = self._writers[schema_id] = parse_schema(json.loads(schema.schema_str or ""))
-        return writer
+            writer = parse_schema(json.loads(schema.schema_str or ""))
+            found = self._writers[schema_id] = (
+                writer,
+                None if writer == self._reader else self._reader,
+            )
+        return found

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, event, select
 
+from conveyor.store.driver import placeholder, time_value
 from conveyor.store.tables import jobs, metadata
 
 __all__ = ["FINAL_STATUSES", "JobRecord", "JobStatus", "JobStore"]
@@ -51,18 +52,13 @@ class JobStore:
         self._engine: Engine = create_engine(url)
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
-        mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        mark = placeholder(self._engine.dialect)
         self._insert_queued = (
             'INSERT INTO jobs (event_id, stream, topic, "partition", "offset", status, '  # noqa: S608 - only placeholders are interpolated
             f"accepted_at, updated_at) VALUES ({', '.join([mark] * 8)}) "
             "ON CONFLICT (event_id) DO NOTHING"
         )
-        # sqlite3's implicit datetime adapter is deprecated: hand it the text it would write.
-        self._when: Callable[[datetime], object] = (
-            (lambda at: at.isoformat(sep=" "))
-            if self._engine.dialect.name == "sqlite"
-            else (lambda at: at)
-        )
+        self._when = time_value(self._engine.dialect)
 
     @property
     def engine(self) -> Engine:

@@ -6,20 +6,33 @@ job statuses, aggregate updates and outbox records commit together or not at all
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import Connection, delete, select
 
+from conveyor.store.driver import placeholder, time_value
 from conveyor.store.jobs import FINAL_STATUSES, JobRecord
-from conveyor.store.tables import jobs, outbox, upsert
+from conveyor.store.tables import outbox
 
-__all__ = ["OutboxRow", "append_outbox", "outbox_after", "prune_outbox", "transition"]
+__all__ = [
+    "OutboxRow",
+    "OutboxValues",
+    "append_outbox",
+    "outbox_after",
+    "prune_outbox",
+    "transition",
+]
 
-# SQLite allows 32,766 bound parameters a statement; a job row binds 11.
+# SQLite binds at most 32,766 parameters a statement; a job row binds 11.
 _ROWS_PER_STATEMENT = 2_000
+
+
+# An outbox record as the driver takes it: topic, key, value, headers blob.
+OutboxValues = tuple[str, bytes | None, bytes | None, bytes]
 
 
 class OutboxRow(NamedTuple):
@@ -34,32 +47,42 @@ def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
     """Move each job to its record's status unless it is already final; returns the ids
     that moved. A job that moves to a final status here is applied by this transaction
     and no other: the caller publishes and aggregates only for the ids returned."""
+    when = time_value(conn.dialect)
+    mark = placeholder(conn.dialect)
     moved: set[str] = set()
-    final = [s.value for s in FINAL_STATUSES]
     for start in range(0, len(records), _ROWS_PER_STATEMENT):
-        insert = upsert(conn, jobs).values(
-            [_row(r) for r in records[start : start + _ROWS_PER_STATEMENT]]
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=[jobs.c.event_id],
-            set_={
-                "status": insert.excluded.status,
-                "updated_at": insert.excluded.updated_at,
-                "result": insert.excluded.result,
-                "error": insert.excluded.error,
-                "attempts": insert.excluded.attempts,
-            },
-            where=jobs.c.status.not_in(final),
-        ).returning(jobs.c.event_id)
-        moved.update(conn.execute(statement).scalars())
+        chunk = records[start : start + _ROWS_PER_STATEMENT]
+        params = [
+            value
+            for r in chunk
+            for value in (
+                r.event_id,
+                r.stream,
+                r.topic,
+                r.partition,
+                r.offset,
+                r.status.value,
+                when(r.accepted_at),
+                when(r.updated_at),
+                json.dumps(r.result, default=_json_default) if r.result else None,
+                r.error,
+                r.attempts,
+            )
+        ]
+        result = conn.exec_driver_sql(_transition_sql(len(chunk), mark), tuple(params))
+        moved.update(row[0] for row in result)
     return moved
 
 
-def append_outbox(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+def append_outbox(conn: Connection, rows: Iterable[OutboxValues]) -> None:
     """Queue records (``topic``, ``key``, ``value``, ``headers``) for the relay."""
     batch = list(rows)
     if batch:
-        conn.execute(outbox.insert(), batch)
+        marks = ", ".join([placeholder(conn.dialect)] * 4)
+        conn.exec_driver_sql(
+            f"INSERT INTO outbox (topic, key, value, headers) VALUES ({marks})",  # noqa: S608 - placeholders only
+            batch,
+        )
 
 
 def outbox_after(conn: Connection, seq: int, limit: int) -> list[OutboxRow]:
@@ -77,20 +100,20 @@ def prune_outbox(conn: Connection, upto: int) -> None:
     conn.execute(delete(outbox).where(outbox.c.seq <= upto))
 
 
-def _row(record: JobRecord) -> dict[str, Any]:
-    return {
-        "event_id": record.event_id,
-        "stream": record.stream,
-        "topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        "status": record.status.value,
-        "accepted_at": record.accepted_at,
-        "updated_at": record.updated_at,
-        "result": json.dumps(record.result, default=_json_default) if record.result else None,
-        "error": record.error,
-        "attempts": record.attempts,
-    }
+@functools.lru_cache(maxsize=64)
+def _transition_sql(rows: int, mark: str) -> str:
+    """One multi-row upsert, written out: a job row per event, and SQLAlchemy's
+    per-parameter processing cost more than SQLite's own work."""
+    row = f"({', '.join([mark] * 11)})"
+    final = ", ".join(f"'{status.value}'" for status in sorted(FINAL_STATUSES))
+    return (
+        'INSERT INTO jobs (event_id, stream, topic, "partition", "offset", status, '  # noqa: S608 - only placeholders and our own constants
+        f"accepted_at, updated_at, result, error, attempts) VALUES {', '.join([row] * rows)} "
+        "ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, "
+        "updated_at = excluded.updated_at, result = excluded.result, "
+        "error = excluded.error, attempts = excluded.attempts "
+        f"WHERE jobs.status NOT IN ({final}) RETURNING event_id"
+    )
 
 
 def _json_default(value: object) -> str:

@@ -10,7 +10,7 @@ update publishes the window's new total, keyed by window, to a compacted topic.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from conveyor.processors.exceptions import InvalidEventError
 from conveyor.processors.handler import Event, Handler, Output, Processed
 from conveyor.store.tables import revenue_per_minute, upsert
 
-__all__ = ["OrderHandler", "enrich", "window_of"]
+__all__ = ["OrderHandler", "enrich", "revenue_deltas", "revenue_total", "window_of"]
 
 WINDOW = timedelta(minutes=1)
 # Order sizes by total, in minor units.
@@ -55,11 +55,7 @@ def enrich(order: dict[str, Any]) -> dict[str, Any]:
         "currency": order["currency"],
         "item_count": sum(item["quantity"] for item in items),
         "line_count": len(items),
-        "size": "large"
-        if amount >= _LARGE_FROM
-        else "medium"
-        if amount >= _MEDIUM_FROM
-        else "small",
+        "size": _size(amount),
         "placed_at": order["placed_at"],
         "window_start": window_of(order["placed_at"]),
     }
@@ -76,44 +72,70 @@ class OrderHandler(Handler):
         return Processed(result, [Output("enriched", enriched)])
 
     def apply(self, conn: Connection, applied: Sequence[tuple[Event, Processed]]) -> list[Output]:
-        deltas: dict[tuple[str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
-        for event, _ in applied:
-            order = event.value
-            delta = deltas[(order["region"], order["currency"], window_of(order["placed_at"]))]
-            delta[0] += order["amount_cents"]
-            delta[1] += 1
+        deltas = revenue_deltas(event.value for event, _ in applied)
+        if not deltas:
+            return []
+        insert = upsert(conn, revenue_per_minute)
+        statement = insert.on_conflict_do_update(
+            index_elements=["region", "currency", "window_start"],
+            set_={
+                "revenue_cents": revenue_per_minute.c.revenue_cents + insert.excluded.revenue_cents,
+                "orders": revenue_per_minute.c.orders + insert.excluded.orders,
+            },
+        ).returning(*revenue_per_minute.c)
+        rows = conn.execute(
+            statement,
+            [
+                {
+                    "region": region,
+                    "currency": currency,
+                    "window_start": _millis(start),
+                    "revenue_cents": cents,
+                    "orders": count,
+                }
+                for (region, currency, start), (cents, count) in deltas.items()
+            ],
+        )
+        totals = {
+            (row.region, row.currency, row.window_start): (row.revenue_cents, row.orders)
+            for row in rows
+        }
         outputs = []
-        for (region, currency, start), (cents, count) in sorted(deltas.items()):
-            insert = upsert(conn, revenue_per_minute).values(
-                region=region,
-                currency=currency,
-                window_start=_millis(start),
-                revenue_cents=cents,
-                orders=count,
-            )
-            total = conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=["region", "currency", "window_start"],
-                    set_={
-                        "revenue_cents": revenue_per_minute.c.revenue_cents
-                        + insert.excluded.revenue_cents,
-                        "orders": revenue_per_minute.c.orders + insert.excluded.orders,
-                    },
-                ).returning(revenue_per_minute.c.revenue_cents, revenue_per_minute.c.orders)
-            ).one()
-            window = f"{region}/{currency}/{start:%Y-%m-%dT%H:%MZ}"
-            value = {
-                "window": window,
-                "region": region,
-                "currency": currency,
-                "window_start": start,
-                "window_end": start + WINDOW,
-                "revenue_cents": total.revenue_cents,
-                "orders": total.orders,
-            }
+        for key in deltas:
+            region, currency, start = key
+            cents, count = totals[(region, currency, _millis(start))]
+            value = revenue_total(key, cents, count)
             # The window and its order count name this total: the same twice is a copy.
-            outputs.append(Output("revenue", value, ce_id=f"{window}#{total.orders}"))
+            outputs.append(Output("revenue", value, ce_id=f"{value['window']}#{count}"))
         return outputs
+
+
+WindowKey = tuple[str, str, datetime]  # region, currency, window start
+
+
+def revenue_deltas(orders: Iterable[dict[str, Any]]) -> dict[WindowKey, tuple[int, int]]:
+    """What ``orders`` add to each window they fall in: (revenue in cents, orders), in
+    window order."""
+    deltas: dict[WindowKey, list[int]] = defaultdict(lambda: [0, 0])
+    for order in orders:
+        delta = deltas[(order["region"], order["currency"], window_of(order["placed_at"]))]
+        delta[0] += order["amount_cents"]
+        delta[1] += 1
+    return {key: (cents, count) for key, (cents, count) in sorted(deltas.items())}
+
+
+def revenue_total(key: WindowKey, revenue_cents: int, orders: int) -> dict[str, Any]:
+    """A window's ``analytics.revenue_per_minute`` record, keyed by ``window``."""
+    region, currency, start = key
+    return {
+        "window": f"{region}/{currency}/{start:%Y-%m-%dT%H:%MZ}",
+        "region": region,
+        "currency": currency,
+        "window_start": start,
+        "window_end": start + WINDOW,
+        "revenue_cents": revenue_cents,
+        "orders": orders,
+    }
 
 
 def _size(amount: int) -> str:

@@ -32,14 +32,15 @@ def test_a_traceparent_continues_the_callers_trace_with_a_new_span() -> None:
 
 def test_cloudevent_headers_share_everything_but_the_id() -> None:
     at = datetime(2026, 11, 1, 12, 0, 0, 123456, tzinfo=UTC)
-    headers_of = cloudevent_headers("/v1/streams/orders", "conveyor.orders.Order", at, "00-x")
+    headers_of = cloudevent_headers("/v1/streams/orders", "conveyor.orders.Order", at)
 
-    first, second = dict(headers_of("e-1")), dict(headers_of("e-2"))
+    first, second = dict(headers_of("e-1", "00-x")), dict(headers_of("e-2", "00-x"))
 
     assert first["ce_id"] == b"e-1"
     assert second["ce_id"] == b"e-2"
     assert first["ce_time"] == b"2026-11-01T12:00:00.123Z"
     assert first["ce_type"] == b"conveyor.orders.Order"
+    assert first["traceparent"] == b"00-x"
     assert {k: v for k, v in first.items() if k != "ce_id"} == {
         k: v for k, v in second.items() if k != "ce_id"
     }
