@@ -71,6 +71,8 @@ def build_worker(settings: Settings) -> Worker:
         broker_heartbeat_interval=workers.heartbeat_seconds,
         # The agents hold a batch while it settles; Faust must not call that a stall.
         broker_max_poll_interval=max(300.0, workers.session_timeout_seconds * 10),
+        # The stream iterator takes records already queued without a wait per record.
+        cython_optimizations=True,
     )
     for processor in processors:
         stream = processor.context.stream
