@@ -14,12 +14,16 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, delete, select
 
 from conveyor.store.jobs import FINAL_STATUSES, JobRecord
-from conveyor.store.tables import jobs, outbox, upsert
+from conveyor.store.tables import advisory_lock, jobs, outbox, upsert
 
 __all__ = ["OutboxRow", "append_outbox", "outbox_after", "prune_outbox", "transition"]
 
 # SQLite allows 32,766 bound parameters a statement; a job row binds 11.
 _ROWS_PER_STATEMENT = 2_000
+
+# Key of the advisory lock that serializes outbox appends on PostgreSQL; any constant
+# no other lock uses (this one spells "convoutb").
+_OUTBOX_LOCK = 0x636F6E76_6F757462
 
 
 class OutboxRow(NamedTuple):
@@ -56,9 +60,15 @@ def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
 
 
 def append_outbox(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    """Queue records (``topic``, ``key``, ``value``, ``headers``) for the relay."""
+    """Queue records (``topic``, ``key``, ``value``, ``headers``) for the relay; call it
+    last in the transaction, which holds the outbox until it ends."""
     batch = list(rows)
     if batch:
+        # The relay reads past the last seq it published, so seqs must become visible in
+        # order. SQLite has one writer at a time; PostgreSQL draws seqs at insert, and a
+        # transaction that drew 11 could commit before the one holding 10, which the relay
+        # would then skip for ever. The lock makes drawing and committing one step.
+        advisory_lock(conn, _OUTBOX_LOCK)
         conn.execute(outbox.insert(), batch)
 
 

@@ -13,10 +13,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = [
+    "advisory_lock",
     "deliveries",
     "insert_ignoring_duplicates",
     "jobs",
@@ -94,3 +97,10 @@ def upsert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
 
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
     return upsert(conn, table).on_conflict_do_nothing()
+
+
+def advisory_lock(conn: Connection, key: int) -> None:
+    """On PostgreSQL, wait for the advisory lock ``key``, held until the transaction ends.
+    On SQLite, nothing: a writer holds the whole database until it commits."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
