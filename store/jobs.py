@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, event, select
 
-from conveyor.store.tables import jobs, metadata
+from conveyor.store.tables import advisory_lock, jobs, metadata
 
 __all__ = ["FINAL_STATUSES", "JobRecord", "JobStatus", "JobStore"]
 
@@ -23,6 +23,9 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
 
+
+# Key of the advisory lock that serializes schema creation on PostgreSQL ("convsche").
+_SCHEMA_LOCK = 0x636F6E76_73636865
 
 # Once here, a job never moves again: a replayed or redelivered event finds it done.
 FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD_LETTERED})
@@ -69,7 +72,11 @@ class JobStore:
         return self._engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
+        # The API and workers start together; on PostgreSQL two CREATE TABLEs of the same
+        # table race and one fails, so the check-then-create runs one process at a time.
+        with self._engine.begin() as conn:
+            advisory_lock(conn, _SCHEMA_LOCK)
+            metadata.create_all(conn)
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -84,6 +91,8 @@ class JobStore:
             return
         # The events of one request share their timestamps: convert each one once.
         when = functools.lru_cache(maxsize=None)(self._when)
+        # In id order, as the workers' transitions lock jobs: on PostgreSQL the two then
+        # never wait on each other crosswise (a deadlock).
         rows = [
             (
                 r.event_id,
@@ -95,7 +104,7 @@ class JobStore:
                 when(r.accepted_at),
                 when(r.updated_at),
             )
-            for r in records
+            for r in sorted(records, key=lambda r: r.event_id)
         ]
         with self._engine.begin() as conn:
             conn.exec_driver_sql(self._insert_queued, rows)

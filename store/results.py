@@ -37,13 +37,21 @@ class OutboxRow(NamedTuple):
 def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
     """Move each job to its record's status unless it is already final; returns the ids
     that moved. A job that moves to a final status here is applied by this transaction
-    and no other: the caller publishes and aggregates only for the ids returned."""
+    and no other: the caller publishes and aggregates only for the ids returned.
+
+    On PostgreSQL a transaction that meets a row another one is moving waits for it to
+    end, then checks the status again: the gate holds under concurrency too."""
+    # The first record of an id counts (PostgreSQL refuses to upsert a row twice in one
+    # statement), and rows go in id order, so that two transactions moving some of the
+    # same jobs lock them in the same order rather than deadlock.
+    first: dict[str, JobRecord] = {}
+    for record in records:
+        first.setdefault(record.event_id, record)
+    rows = [_row(first[event_id]) for event_id in sorted(first)]
     moved: set[str] = set()
     final = [s.value for s in FINAL_STATUSES]
-    for start in range(0, len(records), _ROWS_PER_STATEMENT):
-        insert = upsert(conn, jobs).values(
-            [_row(r) for r in records[start : start + _ROWS_PER_STATEMENT]]
-        )
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        insert = upsert(conn, jobs).values(rows[start : start + _ROWS_PER_STATEMENT])
         statement = insert.on_conflict_do_update(
             index_elements=[jobs.c.event_id],
             set_={
