@@ -130,8 +130,9 @@ class JobStore:
 
 
 def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    # SQLite hands back naive datetimes (everything stored is UTC); PostgreSQL hands back
+    # the session's time zone. Either way the API answers in UTC.
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
