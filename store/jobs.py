@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, create_engine, event, select
 
 from conveyor.store.driver import placeholder, time_value
-from conveyor.store.tables import jobs, metadata
+from conveyor.store.tables import advisory_lock, jobs, metadata
 
 __all__ = ["FINAL_STATUSES", "JobRecord", "JobStatus", "JobStore"]
 
@@ -24,6 +24,9 @@ class JobStatus(StrEnum):
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
 
+
+# Key of the advisory lock that serializes schema creation on PostgreSQL ("convsche").
+_SCHEMA_LOCK = 0x636F6E76_73636865
 
 # Once here, a job never moves again: a replayed or redelivered event finds it done.
 FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD_LETTERED})
@@ -65,7 +68,11 @@ class JobStore:
         return self._engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._engine)
+        # The API and workers start together; on PostgreSQL two CREATE TABLEs of the same
+        # table race and one fails, so the check-then-create runs one process at a time.
+        with self._engine.begin() as conn:
+            advisory_lock(conn, _SCHEMA_LOCK)
+            metadata.create_all(conn)
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -80,6 +87,8 @@ class JobStore:
             return
         # The events of one request share their timestamps: convert each one once.
         when = functools.lru_cache(maxsize=None)(self._when)
+        # In id order, as the workers' transitions lock jobs: on PostgreSQL the two then
+        # never wait on each other crosswise (a deadlock).
         rows = [
             (
                 r.event_id,
@@ -91,7 +100,7 @@ class JobStore:
                 when(r.accepted_at),
                 when(r.updated_at),
             )
-            for r in records
+            for r in sorted(records, key=lambda r: r.event_id)
         ]
         with self._engine.begin() as conn:
             conn.exec_driver_sql(self._insert_queued, rows)
@@ -117,8 +126,9 @@ class JobStore:
 
 
 def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    # SQLite hands back naive datetimes (everything stored is UTC); PostgreSQL hands back
+    # the session's time zone. Either way the API answers in UTC.
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

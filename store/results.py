@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, select
 
 from conveyor.store.driver import placeholder, time_value
 from conveyor.store.jobs import FINAL_STATUSES, JobRecord
-from conveyor.store.tables import outbox
+from conveyor.store.tables import advisory_lock, outbox
 
 __all__ = [
     "OutboxRow",
@@ -29,6 +29,10 @@ __all__ = [
 
 # SQLite binds at most 32,766 parameters a statement; a job row binds 11.
 _ROWS_PER_STATEMENT = 2_000
+
+# Key of the advisory lock that serializes outbox appends on PostgreSQL; any constant
+# no other lock uses (this one spells "convoutb").
+_OUTBOX_LOCK = 0x636F6E76_6F757462
 
 
 # An outbox record as the driver takes it: topic, key, value, headers blob.
@@ -46,12 +50,22 @@ class OutboxRow(NamedTuple):
 def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
     """Move each job to its record's status unless it is already final; returns the ids
     that moved. A job that moves to a final status here is applied by this transaction
-    and no other: the caller publishes and aggregates only for the ids returned."""
+    and no other: the caller publishes and aggregates only for the ids returned.
+
+    On PostgreSQL a transaction that meets a row another one is moving waits for it to
+    end, then checks the status again: the gate holds under concurrency too."""
+    # The first record of an id counts (PostgreSQL refuses to upsert a row twice in one
+    # statement), and rows go in id order, so that two transactions moving some of the
+    # same jobs lock them in the same order rather than deadlock.
+    first: dict[str, JobRecord] = {}
+    for record in records:
+        first.setdefault(record.event_id, record)
+    ordered = [first[event_id] for event_id in sorted(first)]
     when = time_value(conn.dialect)
     mark = placeholder(conn.dialect)
     moved: set[str] = set()
-    for start in range(0, len(records), _ROWS_PER_STATEMENT):
-        chunk = records[start : start + _ROWS_PER_STATEMENT]
+    for start in range(0, len(ordered), _ROWS_PER_STATEMENT):
+        chunk = ordered[start : start + _ROWS_PER_STATEMENT]
         params = [
             value
             for r in chunk
@@ -75,9 +89,15 @@ def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
 
 
 def append_outbox(conn: Connection, rows: Iterable[OutboxValues]) -> None:
-    """Queue records (``topic``, ``key``, ``value``, ``headers``) for the relay."""
+    """Queue records (``topic``, ``key``, ``value``, ``headers``) for the relay; call it
+    last in the transaction, which holds the outbox until it ends."""
     batch = list(rows)
     if batch:
+        # The relay reads past the last seq it published, so seqs must become visible in
+        # order. SQLite has one writer at a time; PostgreSQL draws seqs at insert, and a
+        # transaction that drew 11 could commit before the one holding 10, which the relay
+        # would then skip for ever. The lock makes drawing and committing one step.
+        advisory_lock(conn, _OUTBOX_LOCK)
         marks = ", ".join([placeholder(conn.dialect)] * 4)
         conn.exec_driver_sql(
             f"INSERT INTO outbox (topic, key, value, headers) VALUES ({marks})",  # noqa: S608 - placeholders only

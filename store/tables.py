@@ -13,10 +13,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
+    select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = [
+    "advisory_lock",
     "deliveries",
     "insert_ignoring_duplicates",
     "jobs",
@@ -28,13 +31,16 @@ __all__ = [
 
 metadata = MetaData()
 
+# Text that clients write (ids, a currency) has no length: PostgreSQL enforces VARCHAR(n),
+# SQLite does not, and one over-long value would fail its whole batch again and again.
+
 # One row per accepted event; its status is the job's. The primary key on event_id
 # is the effectively-once gate: a worker applies an event's effects only in the
 # transaction that moves its row to a final status, and only one transaction can.
 jobs = Table(
     "jobs",
     metadata,
-    Column("event_id", String(128), primary_key=True),
+    Column("event_id", String, primary_key=True),
     Column("stream", String(128), nullable=False),
     Column("topic", String(255), nullable=False),
     Column("partition", Integer, nullable=False),
@@ -65,8 +71,8 @@ outbox = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("event_id", String(128), primary_key=True),
-    Column("message_id", String(255), nullable=False),
+    Column("event_id", String, primary_key=True),
+    Column("message_id", String, nullable=False),
     Column("committed_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -74,8 +80,8 @@ deliveries = Table(
 revenue_per_minute = Table(
     "revenue_per_minute",
     metadata,
-    Column("region", String(32), primary_key=True),
-    Column("currency", String(8), primary_key=True),
+    Column("region", String, primary_key=True),
+    Column("currency", String, primary_key=True),
     Column("window_start", BigInteger, primary_key=True),  # Unix milliseconds
     Column("revenue_cents", BigInteger, nullable=False),
     Column("orders", BigInteger, nullable=False),
@@ -94,3 +100,10 @@ def upsert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
 
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
     return upsert(conn, table).on_conflict_do_nothing()
+
+
+def advisory_lock(conn: Connection, key: int) -> None:
+    """On PostgreSQL, wait for the advisory lock ``key``, held until the transaction ends.
+    On SQLite, nothing: a writer holds the whole database until it commits."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(key)))

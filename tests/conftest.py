@@ -1,4 +1,5 @@
-"""Session fixtures: a real broker and registry, unique names, settings pointing at them."""
+"""Session fixtures: a real broker, registry and PostgreSQL, unique names, settings
+pointing at them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from conveyor.api import create_app
 from conveyor.config import Settings, load_settings
 from conveyor.infra.mail import LocalMailServer
 from conveyor.infra.processes import free_port_block
-from support import brokers, stack
+from support import brokers, postgres, stack
 from support.workers import Pipeline, running_workers
 
 
@@ -40,6 +41,19 @@ def bootstrap_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 @pytest.fixture(scope="session")
 def registry_url(tmp_path_factory: pytest.TempPathFactory, bootstrap_servers: str) -> Iterator[str]:
     with brokers.registry_url(tmp_path_factory.mktemp("registry"), bootstrap_servers) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    with postgres.postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test, as a SQLAlchemy URL."""
+    with postgres.fresh_database(postgres_server) as url:
         yield url
 
 
@@ -91,17 +105,23 @@ def stack_settings(settings: Settings, tmp_path: Path) -> Callable[..., Settings
 def make_pipeline(
     stack_settings: Callable[..., Settings], tmp_path: Path
 ) -> Callable[..., AbstractContextManager[Pipeline]]:
-    """``with make_pipeline(workers=2, mail_handler=...) as p``: the API in-process, worker
-    processes and a mail server on loopback, on this test's own topics and store."""
+    """``with make_pipeline(workers=2, mail_handler=..., database_url=...) as p``: the API
+    in-process, worker processes and a mail server on loopback, on this test's own topics
+    and store (a fresh SQLite file unless ``database_url`` names another)."""
 
     @contextmanager
-    def _make(workers: int = 1, mail_handler: type[Mailbox] = Mailbox) -> Iterator[Pipeline]:
+    def _make(
+        workers: int = 1, mail_handler: type[Mailbox] = Mailbox, database_url: str | None = None
+    ) -> Iterator[Pipeline]:
         mail = LocalMailServer(tmp_path / "mail", free_port_block(1), handler=mail_handler)
         mail.start()
         try:
             base = stack_settings()
             config = base.model_copy(
-                update={"smtp": base.smtp.model_copy(update={"port": mail.port})}
+                update={
+                    "smtp": base.smtp.model_copy(update={"port": mail.port}),
+                    "database_url": database_url or base.database_url,
+                }
             )
             with (
                 TestClient(create_app(config)) as client,

@@ -65,13 +65,15 @@ class EmailHandler(Handler):
         return found is not None
 
     def _commit(self, event_id: str, mid: str) -> bool:
+        # RETURNING, not the row count: SQLAlchemy closes the cursor of a statement that
+        # returns no rows, and psycopg's count is gone with it (-1), where sqlite3's stays.
         with self.context.store.engine.begin() as conn:
             inserted = conn.execute(
-                insert_ignoring_duplicates(conn, deliveries).values(
-                    event_id=event_id, message_id=mid, committed_at=datetime.now(UTC)
-                )
-            )
-        return inserted.rowcount == 1
+                insert_ignoring_duplicates(conn, deliveries)
+                .values(event_id=event_id, message_id=mid, committed_at=datetime.now(UTC))
+                .returning(deliveries.c.event_id)
+            ).first()
+        return inserted is not None
 
     def _uncommit(self, event_id: str) -> None:
         with self.context.store.engine.begin() as conn:

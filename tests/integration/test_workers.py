@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
 from conveyor.processors.pipeline.notifications import message_id
@@ -23,6 +24,13 @@ def _post(pipeline: Pipeline, stream: str, events: Sequence[Mapping[str, object]
     return ids
 
 
+def _notifications(count: int) -> list[dict[str, object]]:
+    return [
+        {"recipient": f"user{n}@example.test", "subject": f"hello {n}", "body": f"message {n}"}
+        for n in range(count)
+    ]
+
+
 def _settled(pipeline: Pipeline, count: int) -> None:
     wait_for(
         lambda: (
@@ -39,15 +47,13 @@ def _settled(pipeline: Pipeline, count: int) -> None:
     )
 
 
-def test_5000_orders_are_enriched_once_and_revenue_per_minute_adds_up(pipeline: Pipeline) -> None:
-    orders = orders_json(5_000, seed=41)
-    ids = _post(pipeline, "orders", orders)
-    _settled(pipeline, 5_000)
-
-    assert job_statuses(pipeline.settings) == {"succeeded": 5_000}
+def _orders_applied_once(
+    pipeline: Pipeline, orders: Sequence[Mapping[str, object]], ids: list[str]
+) -> None:
+    """Each order enriched once on ``orders.enriched`` (read_committed), and the revenue
+    topic's last total of every window is the sum of its orders."""
     outputs = pipeline.settings.streams["orders"].outputs
     enriched = read_all(pipeline.settings, outputs["enriched"].topic)
-    assert len(enriched) == 5_000
     assert sorted(r["headers"]["ce_id"].decode() for r in enriched) == sorted(ids)
     assert {r["value"]["event_id"] for r in enriched} == set(ids)
 
@@ -66,12 +72,17 @@ def test_5000_orders_are_enriched_once_and_revenue_per_minute_adds_up(pipeline: 
     assert len({r["headers"]["ce_id"] for r in revenue}) == len(revenue)
 
 
+def test_5000_orders_are_enriched_once_and_revenue_per_minute_adds_up(pipeline: Pipeline) -> None:
+    orders = orders_json(5_000, seed=41)
+    ids = _post(pipeline, "orders", orders)
+    _settled(pipeline, 5_000)
+
+    assert job_statuses(pipeline.settings) == {"succeeded": 5_000}
+    _orders_applied_once(pipeline, orders, ids)
+
+
 def test_each_notification_is_one_email_with_its_event_id(pipeline: Pipeline) -> None:
-    notes = [
-        {"recipient": f"user{n}@example.test", "subject": f"hello {n}", "body": f"message {n}"}
-        for n in range(40)
-    ]
-    ids = _post(pipeline, "notifications", notes)
+    ids = _post(pipeline, "notifications", _notifications(40))
     _settled(pipeline, 40)
 
     assert job_statuses(pipeline.settings) == {"succeeded": 40}
@@ -80,3 +91,29 @@ def test_each_notification_is_one_email_with_its_event_id(pipeline: Pipeline) ->
     job = pipeline.api.get(f"/v1/jobs/{ids[0]}").json()
     assert job["status"] == "succeeded"
     assert job["result"]["message_id"] == message_id(ids[0])
+
+
+def test_on_postgresql_orders_and_notifications_are_applied_once(
+    make_pipeline: Callable[..., AbstractContextManager[Pipeline]], postgres_url: str
+) -> None:
+    with make_pipeline(database_url=postgres_url) as pipeline:
+        orders = orders_json(1_000, seed=43)
+        order_ids = _post(pipeline, "orders", orders)
+        note_ids = _post(pipeline, "notifications", _notifications(20))
+        _settled(pipeline, 1_020)
+
+        assert job_statuses(pipeline.settings) == {"succeeded": 1_020}
+        _orders_applied_once(pipeline, orders, order_ids)
+        received = [m["Message-ID"] for m in pipeline.mail.messages()]
+        assert sorted(received) == sorted(message_id(i) for i in note_ids)
+        order = pipeline.api.get(f"/v1/jobs/{order_ids[0]}").json()
+        assert (order["status"], set(order["result"])) == (
+            "succeeded",
+            {"size", "item_count", "window_start"},
+        )
+        assert order["accepted_at"].endswith("+00:00")
+        note = pipeline.api.get(f"/v1/jobs/{note_ids[0]}").json()
+        assert (note["status"], note["result"]["message_id"]) == (
+            "succeeded",
+            message_id(note_ids[0]),
+        )

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
 from testcontainers.community.kafka import KafkaContainer
 
 from conveyor.config import load_settings
@@ -23,15 +22,7 @@ from conveyor.infra.kafka import LocalCluster
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.registry import LocalRegistry
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def unavailable(reason: str) -> None:
-    """Fail under CI, skip elsewhere: CI must never pass without a broker."""
-    if IN_CI:
-        pytest.fail(f"CI=true and no Kafka for this test: {reason}", pytrace=False)
-    pytest.skip(reason)
+from support.ci import unavailable
 
 
 def cache_dir() -> Path:
