@@ -20,7 +20,7 @@ from conveyor.infra.stack import local_stack, stack_env
 from conveyor.monitoring.groups import has_stable_members
 from conveyor.producers.topics import ensure_topics
 
-__all__ = ["nodes_option", "running_pipeline", "up", "workers_option"]
+__all__ = ["local_mail", "nodes_option", "running_pipeline", "up", "workers_option"]
 
 nodes_option = click.option(
     "--nodes",
@@ -57,7 +57,7 @@ def running_pipeline(
             if "database_url" in config.model_fields_set
             else f"sqlite:///{data_dir.resolve() / 'conveyor.db'}",
         }
-        if "smtp" not in config.model_fields_set:
+        if local_mail(config):
             mail = LocalMailServer(data_dir / "mail", config.smtp.port, config.smtp.host)
             # On the configured address, so the workers find it without being told.
             mail.start()
@@ -76,6 +76,12 @@ def running_pipeline(
                 conveyor_service(["worker"], children, data_dir / f"worker-{n}.log", joined)
             )
         yield running.model_copy(update={"api_url": api_url}), env
+
+
+def local_mail(config: Settings) -> bool:
+    """Whether ``up`` runs its own loopback mail server: unless an SMTP host is configured
+    (a port alone says where the local one listens)."""
+    return "host" not in config.smtp.model_fields_set
 
 
 @click.command()

@@ -8,7 +8,7 @@ from typing import Any
 
 from conveyor.producers.identity import uuid7
 
-__all__ = ["json_ready", "sample_orders"]
+__all__ = ["json_ready", "sample_notifications", "sample_orders"]
 
 REGIONS = ("eu", "na", "apac", "latam")
 
@@ -40,6 +40,23 @@ def sample_orders(count: int, start: datetime, seed: int = 7) -> list[dict[str, 
             }
         )
     return orders
+
+
+def sample_notifications(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``count`` e-mails to a few dozen recipients at ``example.test``."""
+    rng = random.Random(seed)  # noqa: S311 - sample data, not secrets
+    notes = []
+    for n in range(count):
+        recipient = f"customer-{rng.randrange(40):02d}@example.test"
+        notes.append(
+            {
+                "event_id": uuid7(entropy=rng.getrandbits(80)),
+                "recipient": recipient,
+                "subject": f"Your order o-{n:07d} is on its way",
+                "body": f"Hello,\n\nyour order o-{n:07d} has shipped.\n",
+            }
+        )
+    return notes
 
 
 def json_ready(event: dict[str, Any]) -> dict[str, Any]:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 
 from conveyor.store.driver import placeholder, time_value
 from conveyor.store.tables import advisory_lock, jobs, metadata
+
+_ADD_ATTEMPTS = "ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0"
 
 __all__ = ["FINAL_STATUSES", "JobRecord", "JobStatus", "JobStore"]
 
@@ -73,6 +76,11 @@ class JobStore:
         with self._engine.begin() as conn:
             advisory_lock(conn, _SCHEMA_LOCK)
             metadata.create_all(conn)
+            # Stores made before jobs counted their attempts; the one column added since.
+            if "attempts" not in {c["name"] for c in inspect(conn).get_columns("jobs")}:
+                conn.execute(
+                    text("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
+                )
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -104,6 +112,20 @@ class JobStore:
         ]
         with self._engine.begin() as conn:
             conn.exec_driver_sql(self._insert_queued, rows)
+
+    def statuses(self, event_ids: Sequence[str]) -> Counter[str]:
+        """How many of ``event_ids`` are in each status (unknown ids are not counted)."""
+        counts: Counter[str] = Counter()
+        with self._engine.connect() as conn:
+            for start in range(0, len(event_ids), 10_000):
+                chunk = event_ids[start : start + 10_000]
+                rows = conn.execute(
+                    select(jobs.c.status, func.count())
+                    .where(jobs.c.event_id.in_(chunk))
+                    .group_by(jobs.c.status)
+                )
+                counts.update({status: count for status, count in rows})
+        return counts
 
     def get(self, event_id: str) -> JobRecord | None:
         with self._engine.connect() as conn:

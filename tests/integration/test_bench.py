@@ -1,4 +1,4 @@
-"""``conveyor bench ingest --json`` measures every figure beside its baseline (not how fast:
+"""``conveyor bench ingest|process --json`` measure every figure beside its baseline (not how fast:
 speed lives in the benchmark itself, never in a test's pass/fail)."""
 
 from __future__ import annotations
@@ -51,3 +51,44 @@ def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
     assert len(figures["raw_producer_rounds"]) == len(figures["api_batch_rounds"]) == 3
     assert report["machine"]["cpus"] >= 1
     assert "round 3/3" in result.stderr  # progress is shown as it goes
+
+
+def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
+    bootstrap_servers: str, registry_url: str
+) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": registry_url,
+    }
+
+    result = conveyor(
+        "bench",
+        "process",
+        "--events",
+        "2000",
+        "--rate",
+        "200",
+        "--seconds",
+        "2",
+        "--json",
+        env=env,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["process"]
+    for name in (
+        "worker_events_per_s",
+        "raw_loop_events_per_s",
+        "e2e_p50_ms",
+        "e2e_p99_ms",
+        "raw_e2e_p50_ms",
+        "raw_e2e_p99_ms",
+    ):
+        assert figures[name] > 0, name
+    assert figures["process_ratio"] == pytest.approx(
+        figures["worker_events_per_s"] / figures["raw_loop_events_per_s"], abs=0.002
+    )
+    assert figures["latency_events"] == 400
+    assert "conveyor worker: " in result.stderr  # progress is shown as it goes

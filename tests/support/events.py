@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
-
 from conveyor.config import Settings
+from conveyor.monitoring.records import read_records
 from conveyor.producers.samples import json_ready, sample_orders
-from support.waiting import wait_for
 
 
 def orders_json(count: int, seed: int = 1) -> list[dict[str, Any]]:
@@ -44,40 +38,8 @@ def _read(
 ) -> list[dict[str, Any]]:
     """Read ``topic`` from the start (``read_committed``) until ``done(records, seconds
     without a new record)``; fails after 30 s without getting there."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": "reader",
-            "isolation.level": "read_committed",
-        }
+    records = read_records(settings, topic, done, decode=decode, timeout=30)
+    assert done(records, float("inf")), (
+        f"timed out after 30s waiting for the records of {topic} ({len(records)} read)"
     )
-    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-    consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
-    records: list[dict[str, Any]] = []
-    last_new = time.monotonic()
-    with SchemaRegistryClient({"url": settings.schema_registry.url}) as registry:
-        deserialize = AvroDeserializer(registry)
-        context = SerializationContext(topic, MessageField.VALUE)
-
-        def poll() -> bool:
-            nonlocal last_new
-            for msg in consumer.consume(500, timeout=0.5):
-                if msg.error():
-                    continue
-                last_new = time.monotonic()
-                records.append(
-                    {
-                        "key": bytes(msg.key() or b"").decode(),
-                        "partition": msg.partition(),
-                        "offset": msg.offset(),
-                        "headers": dict(msg.headers() or []),
-                        "value": deserialize(msg.value(), context) if decode else msg.value(),
-                    }
-                )
-            return done(records, time.monotonic() - last_new)
-
-        try:
-            wait_for(poll, timeout=30, interval=0, what=f"the records of {topic}")
-        finally:
-            consumer.close()
     return records
