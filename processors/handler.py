@@ -23,7 +23,7 @@ from conveyor.store import JobStore
 __all__ = ["Event", "Handler", "HandlerContext", "Output", "Processed", "load_handler"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """One decoded event, with where it first landed and how often it was tried."""
 
@@ -42,7 +42,7 @@ class Event:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Output:
     """A record for one of the stream's declared outputs, by the output's name.
 
@@ -55,7 +55,7 @@ class Output:
     ce_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Processed:
     result: dict[str, Any]
     outputs: list[Output] = field(default_factory=list)

@@ -45,7 +45,7 @@ _MARSHAL_VERSION = 4
 _OURS = (ATTEMPTS, FIRST_FAILURE, LAST_FAILURE, ERROR_TYPE, ERROR_MESSAGE, NOT_BEFORE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Consumed:
     """A record as the consumer handed it over."""
 
@@ -57,7 +57,7 @@ class Consumed:
     headers: Sequence[tuple[str, str | bytes | None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OutboxRecord:
     """A record to publish; headers are kept in the order given."""
 

@@ -46,7 +46,7 @@ _HeaderFactories = dict[str, Callable[[str, str], KafkaHeaders]]
 _INFRA_BACKOFF = Backoff(base=0.5, cap=30.0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     event: Event
     status: JobStatus  # PROCESSING: waiting on a retry tier
