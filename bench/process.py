@@ -48,8 +48,6 @@ __all__ = ["ProcessPlan", "bench_process"]
 
 Note = Callable[[str], None]
 
-_BATCH = 500  # records a poll, as the worker takes them (workers.batch_size)
-
 
 class ProcessPlan:
     def __init__(self, events: int = 50_000, rate: int = 1_000, seconds: int = 10) -> None:
@@ -248,7 +246,9 @@ def _consume_transform_produce(
         done, began = 0, 0.0
         try:
             while done < expected:
-                batch = consumer.consume(_BATCH, timeout=0.05)
+                batch = consumer.consume(
+                    settings.workers.batch_size, timeout=settings.workers.batch_seconds
+                )
                 if not batch:
                     continue
                 began = began or time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -60,8 +60,7 @@ class JobStore:
             event.listen(self._engine, "connect", _sqlite_pragmas)
         mark = placeholder(self._engine.dialect)
         self._insert_queued = (
-            'INSERT INTO jobs (event_id, stream, topic, "partition", "offset", status, '  # noqa: S608 - only placeholders are interpolated
-            f"accepted_at, updated_at) VALUES ({', '.join([mark] * 8)}) "
+            f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({', '.join([mark] * JOB_WIDTH)}) "  # noqa: S608 - only placeholders and our column list
             "ON CONFLICT (event_id) DO NOTHING"
         )
         self._when = time_value(self._engine.dialect)
@@ -97,19 +96,7 @@ class JobStore:
         when = functools.lru_cache(maxsize=None)(self._when)
         # In id order, as the workers' transitions lock jobs: on PostgreSQL the two then
         # never wait on each other crosswise (a deadlock).
-        rows = [
-            (
-                r.event_id,
-                r.stream,
-                r.topic,
-                r.partition,
-                r.offset,
-                r.status.value,
-                when(r.accepted_at),
-                when(r.updated_at),
-            )
-            for r in sorted(records, key=lambda r: r.event_id)
-        ]
+        rows = [driver_row(r, when) for r in sorted(records, key=lambda r: r.event_id)]
         with self._engine.begin() as conn:
             conn.exec_driver_sql(self._insert_queued, rows)
 
@@ -145,6 +132,38 @@ class JobStore:
             error=row["error"],
             attempts=row["attempts"],
         )
+
+
+# The jobs table's columns in the order driver_row() gives their values.
+JOB_COLUMNS = (
+    'event_id, stream, topic, "partition", "offset", status, '
+    "accepted_at, updated_at, result, error, attempts"
+)
+JOB_WIDTH = 11
+
+
+def driver_row(record: JobRecord, when: Callable[[datetime], object]) -> tuple[object, ...]:
+    """``record`` as the DB-API driver takes it (see ``store/driver.py``), in
+    :data:`JOB_COLUMNS` order; ``when`` converts timestamps for the driver."""
+    return (
+        record.event_id,
+        record.stream,
+        record.topic,
+        record.partition,
+        record.offset,
+        record.status.value,
+        when(record.accepted_at),
+        when(record.updated_at),
+        json.dumps(record.result, default=_json_default) if record.result else None,
+        record.error,
+        record.attempts,
+    )
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _utc(value: datetime) -> datetime:

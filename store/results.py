@@ -7,15 +7,13 @@ job statuses, aggregate updates and outbox records commit together or not at all
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import Connection, delete, select
 
 from conveyor.store.driver import placeholder, time_value
-from conveyor.store.jobs import FINAL_STATUSES, JobRecord
+from conveyor.store.jobs import FINAL_STATUSES, JOB_COLUMNS, JOB_WIDTH, JobRecord, driver_row
 from conveyor.store.tables import advisory_lock, outbox
 
 __all__ = [
@@ -66,23 +64,7 @@ def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
     moved: set[str] = set()
     for start in range(0, len(ordered), _ROWS_PER_STATEMENT):
         chunk = ordered[start : start + _ROWS_PER_STATEMENT]
-        params = [
-            value
-            for r in chunk
-            for value in (
-                r.event_id,
-                r.stream,
-                r.topic,
-                r.partition,
-                r.offset,
-                r.status.value,
-                when(r.accepted_at),
-                when(r.updated_at),
-                json.dumps(r.result, default=_json_default) if r.result else None,
-                r.error,
-                r.attempts,
-            )
-        ]
+        params = [value for r in chunk for value in driver_row(r, when)]
         result = conn.exec_driver_sql(_transition_sql(len(chunk), mark), tuple(params))
         moved.update(row[0] for row in result)
     return moved
@@ -124,19 +106,12 @@ def prune_outbox(conn: Connection, upto: int) -> None:
 def _transition_sql(rows: int, mark: str) -> str:
     """One multi-row upsert, written out: a job row per event, and SQLAlchemy's
     per-parameter processing cost more than SQLite's own work."""
-    row = f"({', '.join([mark] * 11)})"
+    row = f"({', '.join([mark] * JOB_WIDTH)})"
     final = ", ".join(f"'{status.value}'" for status in sorted(FINAL_STATUSES))
     return (
-        'INSERT INTO jobs (event_id, stream, topic, "partition", "offset", status, '  # noqa: S608 - only placeholders and our own constants
-        f"accepted_at, updated_at, result, error, attempts) VALUES {', '.join([row] * rows)} "
+        f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES {', '.join([row] * rows)} "  # noqa: S608 - only placeholders and our own constants
         "ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, "
         "updated_at = excluded.updated_at, result = excluded.result, "
         "error = excluded.error, attempts = excluded.attempts "
         f"WHERE jobs.status NOT IN ({final}) RETURNING event_id"
     )
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
