@@ -20,6 +20,7 @@ from faust.streams import Stream
 from faust.types import StreamT
 
 from conveyor.config import Settings, StreamDeclaration
+from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.records import NOT_BEFORE, Consumed
@@ -61,7 +62,7 @@ def build_worker(settings: Settings) -> Worker:
         if stream.handler
     ]
     workers = settings.workers
-    app = faust.App(
+    app = WorkerApp(
         workers.group_id,
         broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers.split(",")],
         datadir=str(settings.data_dir / "faust"),
