@@ -17,7 +17,7 @@ __all__ = ["Membership", "Owner", "describe_group", "has_stable_members"]
 # What the coordinator says of a group it has no record of: it never joined nor
 # committed, or its offsets expired. Consumer-protocol groups (KIP-848) answer with an
 # error instead of the DEAD state.
-UNKNOWN = "unknown"
+_UNKNOWN = "unknown"
 _NOT_FOUND = "GROUP_ID_NOT_FOUND"
 _STABLE = ConsumerGroupState.STABLE.name.lower()
 
@@ -43,7 +43,7 @@ class Membership:
 
     @property
     def known(self) -> bool:
-        return self.state != UNKNOWN
+        return self.state != _UNKNOWN
 
 
 def has_stable_members(admin: AdminClient, group: str, count: int, timeout: float = 10.0) -> bool:
@@ -63,10 +63,10 @@ def describe_group(admin: AdminClient, group: str, timeout: float = 10.0) -> Mem
         description = answer(partial(future.result, timeout), f"description of {group}", timeout)
     except KafkaQueryError as exc:
         if exc.code == _NOT_FOUND:
-            return Membership(group, UNKNOWN)
+            return Membership(group, _UNKNOWN)
         raise
     if description.state == ConsumerGroupState.DEAD:
-        return Membership(group, UNKNOWN)
+        return Membership(group, _UNKNOWN)
     return Membership(
         group,
         description.state.name.lower(),
