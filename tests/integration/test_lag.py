@@ -138,7 +138,7 @@ def test_a_plot_draws_every_sample_into_a_png(backlog: Backlog, tmp_path: Path) 
     assert f"wrote {out}: {len(samples)} samples" in result.stderr
     assert out.read_bytes()[:8] == PNG_SIGNATURE
     with Image.open(out) as picture:
-        assert picture.text["Description"] == f"{len(samples)} samples"
+        assert picture.info["Description"] == f"{len(samples)} samples"
 
 
 @pytest.fixture
