@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -37,6 +38,7 @@ _seconds = click.FloatRange(min=0, min_open=True)
     "-g",
     "groups",
     multiple=True,
+    metavar="GROUP",
     help="A consumer group (repeatable). Default: the workers' group from the settings.",
 )
 @click.option(
@@ -44,6 +46,7 @@ _seconds = click.FloatRange(min=0, min_open=True)
     "-t",
     "topics",
     multiple=True,
+    metavar="TOPIC",
     help="A topic (repeatable). Default: every declared stream's input and retry topics.",
 )
 @click.option(
@@ -66,6 +69,7 @@ _seconds = click.FloatRange(min=0, min_open=True)
     "--duration",
     type=_seconds,
     default=None,
+    metavar="SECONDS",
     help="Stop sampling after this many seconds (default: at Ctrl-C).",
 )
 @click.option("--per-partition", is_flag=True, help="In the plot, a line per partition too.")
@@ -75,6 +79,7 @@ _seconds = click.FloatRange(min=0, min_open=True)
     type=_seconds,
     default=10.0,
     show_default=True,
+    metavar="SECONDS",
     help="Seconds to wait for Kafka's answers before giving up.",
 )
 def lag(
@@ -122,7 +127,7 @@ def lag(
 
 
 def _sample(
-    measure: partial[LagSnapshot],
+    measure: Callable[[], LagSnapshot],
     *,
     interval: float,
     duration: float | None,
@@ -135,12 +140,13 @@ def _sample(
     interrupt_on_sigterm()
     series = LagSeries()
     redraw = sys.stdout.isatty()
+    heading = f"every {interval:g}s " + (f"for {duration:g}s" if duration else "until Ctrl-C")
     try:
         for snapshot in every(interval, measure, duration):
             series.add(snapshot)
             if redraw and not as_json:
                 click.clear()
-            _show(snapshot, as_json, heading=f"every {interval:g}s (Ctrl-C stops)")
+            _show(snapshot, as_json, heading)
     except KeyboardInterrupt:
         note("stopped")
     finally:
