@@ -7,6 +7,8 @@ import platform
 import statistics
 from typing import Any
 
+from conveyor.text_table import format_table
+
 __all__ = ["ingest_table", "machine", "percentiles", "process_table"]
 
 
@@ -77,13 +79,4 @@ def process_table(figures: dict[str, Any]) -> str:
 
 
 def _table(*rows: tuple[str, str, str, str]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return format_table(rows, align="lrrr")

@@ -14,6 +14,7 @@ from conveyor.cli.api import api
 from conveyor.cli.bench import bench
 from conveyor.cli.broker import broker
 from conveyor.cli.demo import demo
+from conveyor.cli.lag import lag
 from conveyor.cli.registry import registry
 from conveyor.cli.send import send
 from conveyor.cli.topics import topics
@@ -52,3 +53,4 @@ main.add_command(registry)
 main.add_command(up)
 main.add_command(demo)
 main.add_command(worker)
+main.add_command(lag)

@@ -77,8 +77,7 @@ def build_worker(settings: Settings) -> Worker:
     )
     for processor in processors:
         stream = processor.context.stream
-        topics = [stream.topic, *stream.retry_topics]
-        for tier, topic in enumerate(topics):
+        for tier, topic in enumerate(stream.consumed_topics):
             channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
             agent = _agent(processor, workers.batch_size, workers.batch_seconds, delayed=tier > 0)
             app.agent(channel, name=f"conveyor.{stream.name}.{tier}")(agent)
