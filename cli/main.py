@@ -16,6 +16,7 @@ from conveyor.cli.broker import broker
 from conveyor.cli.demo import demo
 from conveyor.cli.registry import registry
 from conveyor.cli.send import send
+from conveyor.cli.tail import tail
 from conveyor.cli.topics import topics
 from conveyor.cli.up import up
 from conveyor.cli.worker import worker
@@ -47,6 +48,7 @@ main.add_command(broker)
 main.add_command(api)
 main.add_command(topics)
 main.add_command(send)
+main.add_command(tail)
 main.add_command(bench)
 main.add_command(registry)
 main.add_command(up)
