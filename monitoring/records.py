@@ -144,7 +144,10 @@ class TopicReader:
 
     def _assign(self) -> None:
         topic = self._topic
-        metadata = self._consumer.list_topics(topic, timeout=_TIMEOUT).topics.get(topic)
+        try:
+            metadata = self._consumer.list_topics(topic, timeout=_TIMEOUT).topics.get(topic)
+        except KafkaException as exc:
+            raise ReadError(f"cannot look up {topic}: {exc.args[0].str()}", topic) from exc
         if metadata is None or (
             metadata.error is not None and metadata.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
         ):

@@ -39,7 +39,13 @@ _TIMEOUT = 30.0
 
 def read_topics(admin: AdminClient, names: Iterable[str]) -> dict[str, TopicState]:
     """The state of those of ``names`` that exist: partitions, replicas, managed configs."""
-    metadata = admin.list_topics(timeout=_TIMEOUT).topics
+    try:
+        metadata = admin.list_topics(timeout=_TIMEOUT).topics
+    except KafkaException as exc:
+        error: KafkaError = exc.args[0]
+        raise ProvisioningError(
+            f"cannot list the cluster's topics: {error.str()}", code=error.name()
+        ) from exc
     existing = [n for n in names if n in metadata]
     if not existing:
         return {}
