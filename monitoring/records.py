@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-import httpx
 from confluent_kafka import (
     OFFSET_BEGINNING,
     TIMESTAMP_NOT_AVAILABLE,
@@ -28,6 +27,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka.schema_registry.avro import AvroDeserializer
+
+# The HTTP library the registry client picked at import (httpx2 where installed, else
+# httpx): its transport errors mean the registry is unreachable, not a bad record.
+from confluent_kafka.schema_registry.common._httpx_compat import httpx as registry_http
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -196,7 +199,7 @@ class TopicReader:
         if self._decode:
             try:
                 record["value"] = self._deserialize(msg.value(), self._context)
-            except httpx.TransportError as exc:
+            except registry_http.TransportError as exc:
                 raise self._registry_down(exc) from exc
             except SchemaRegistryError as exc:
                 if exc.http_status_code >= 500 or exc.http_status_code < 0:

@@ -17,6 +17,7 @@ import pytest
 from confluent_kafka import Producer
 
 from conveyor.config import Settings
+from conveyor.infra.processes import free_port_block
 from conveyor.producers.config import producer_config
 from conveyor.producers.direct import DirectProducer
 from conveyor.producers.samples import json_ready, sample_orders
@@ -145,6 +146,24 @@ def test_an_unknown_topic_is_one_readable_error(settings: Settings) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: topic 'no-such-topic-here' does not exist"
     )
+    assert "Traceback" not in result.stderr
+
+
+def test_a_registry_that_cannot_be_reached_is_one_error_not_a_line_per_record(
+    posted: tuple[Settings, list[dict[str, Any]]],
+) -> None:
+    settings, _ = posted
+    topic = settings.streams["orders"].topic
+    nowhere = f"http://127.0.0.1:{free_port_block(1)}"
+    unreachable = settings.model_copy(
+        update={"schema_registry": settings.schema_registry.model_copy(update={"url": nowhere})}
+    )
+
+    result, lines = tail(unreachable, topic, "--from-beginning")
+
+    assert result.returncode == 1
+    assert lines == []
+    assert f"Error: cannot decode {topic}: schema registry {nowhere}: " in result.stderr
     assert "Traceback" not in result.stderr
 
 
