@@ -50,7 +50,7 @@ def apply(dry_run: bool, force: bool, as_json: bool) -> None:
     grown = [
         t.spec.name
         for t in plan.topics
-        if t.exists and any(c.setting == PARTITIONS for c in t.changes)
+        if t.exists and any(c.setting == PARTITIONS and c.verdict == "apply" for c in t.changes)
     ]
     if grown:
         note(

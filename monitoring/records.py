@@ -74,9 +74,9 @@ class TopicReader:
         self._decode = decode
         self._until_end = until_end
         self._stack = ExitStack()
-        # Partition → the offset it ended at on entering, for partitions not there yet.
-        self._pending: dict[int, int] = {}
+        # Partition → the offset it ended at on entering; the partitions not there yet.
         self._ends: dict[int, int] = {}
+        self._pending: set[int] = set()
 
     @property
     def partitions(self) -> list[int]:
@@ -131,17 +131,18 @@ class TopicReader:
                 continue
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
-                    self._pending.pop(partition, None)
+                    self._pending.discard(partition)
                 elif error.fatal():
                     raise ReadError(f"cannot read {self._topic}: {error.str()}", self._topic)
                 else:
                     log.warning("read error topic=%s error=%s", self._topic, error.str())
                 continue
+            # At or past the end: past it when the last records before it were aborted
+            # transactions, which a read_committed consumer never sees.
+            if offset + 1 >= self._ends[partition]:
+                self._pending.discard(partition)
             if self._until_end and offset >= self._ends[partition]:
                 continue
-            end = self._pending.get(partition)
-            if end is not None and offset + 1 >= end:
-                del self._pending[partition]
             records.append(self._record(msg))
         return records
 
@@ -176,7 +177,7 @@ class TopicReader:
                 ) from exc
             self._ends[partition] = high
             if self._from_beginning and low < high:
-                self._pending[partition] = high
+                self._pending.add(partition)
             # From the end as it is now, not as it is when the fetcher starts, so a record
             # written right after entering is read.
             start = OFFSET_BEGINNING if self._from_beginning else high

@@ -192,6 +192,7 @@ def test_fewer_partitions_are_refused_even_with_force_and_nothing_else_changes(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "Kafka cannot remove partitions: declare 4 or more" in result.stderr
+    assert "warning: adding partitions" not in result.stderr
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert error.startswith(f"Error: nothing changed: {p} partitions 4 → 2: Kafka cannot remove")
     changes = topics(result.stdout)[p]["changes"]
