@@ -17,6 +17,7 @@ from conveyor.cli.demo import demo
 from conveyor.cli.lag import lag
 from conveyor.cli.registry import registry
 from conveyor.cli.send import send
+from conveyor.cli.tail import tail
 from conveyor.cli.topics import topics
 from conveyor.cli.up import up
 from conveyor.cli.worker import worker
@@ -48,6 +49,7 @@ main.add_command(broker)
 main.add_command(api)
 main.add_command(topics)
 main.add_command(send)
+main.add_command(tail)
 main.add_command(bench)
 main.add_command(registry)
 main.add_command(up)

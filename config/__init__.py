@@ -12,14 +12,17 @@ from conveyor.config.settings import (
     load_settings,
 )
 from conveyor.config.streams import (
+    FOREVER,
     Ordering,
     OutputDeclaration,
+    Retention,
     RetryPolicy,
     StreamDeclaration,
     load_streams,
 )
 
 __all__ = [
+    "FOREVER",
     "ApiKey",
     "ApiSettings",
     "ClientConfig",
@@ -27,6 +30,7 @@ __all__ = [
     "Ordering",
     "OutputDeclaration",
     "RegistrySettings",
+    "Retention",
     "RetryPolicy",
     "Settings",
     "SmtpSettings",

@@ -9,14 +9,16 @@ routes and the workers' subscriptions are all derived from it.
 from __future__ import annotations
 
 import json
+import re
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PositiveInt,
@@ -27,8 +29,10 @@ from pydantic import (
 from conveyor.config.exceptions import ConfigError
 
 __all__ = [
+    "FOREVER",
     "Ordering",
     "OutputDeclaration",
+    "Retention",
     "RetryPolicy",
     "StreamDeclaration",
     "load_streams",
@@ -37,6 +41,31 @@ __all__ = [
 # strict: one key's events are applied in order, so a retry blocks its partition;
 # relaxed: a failing event may be retried later, out of order, through retry topics.
 Ordering = Literal["strict", "relaxed"]
+
+# Kafka's retention.ms for "never delete by age".
+FOREVER = -1
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
+_MILLISECONDS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _retention_ms(value: Any) -> Any:
+    """``7d``, ``12h``, ``30m``, ``45s``, ``500ms`` or ``forever`` as Kafka's retention.ms;
+    a bare number is taken as milliseconds already."""
+    if isinstance(value, str):
+        if value.strip() == "forever":
+            return FOREVER
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"retention {value!r}: expected e.g. 7d, 12h, 30m, 45s or forever")
+        value = int(match[1]) * _MILLISECONDS[match[2]]
+    if isinstance(value, int) and value != FOREVER and value <= 0:
+        raise ValueError(f"retention {value}: must be positive, or forever")
+    return value
+
+
+# How long a topic keeps records, in milliseconds (FOREVER: no limit by age).
+Retention = Annotated[int, BeforeValidator(_retention_ms)]
 
 # The packaged schemas directory, found without importing `conveyor.schemas` (which
 # imports config).
@@ -78,10 +107,18 @@ class OutputDeclaration(BaseModel):
     partitions: PositiveInt | None = None
     # Compacted outputs keep the latest value per key: right for running totals.
     compacted: bool = False
+    # Unset: the stream's retention. Not for compacted outputs, which keep every key's
+    # latest value however old it is.
+    retention_ms: Retention | None = Field(default=None, alias="retention")
 
     @model_validator(mode="after")
-    def _check_key(self) -> OutputDeclaration:
+    def _check_key_and_retention(self) -> OutputDeclaration:
         _require_string_field(self.avro_schema, self.key, self.schema_file)
+        if self.compacted and self.retention_ms is not None:
+            raise ValueError(
+                f"output {self.topic}: a compacted output keeps each key's latest value, "
+                "so it takes no retention"
+            )
         return self
 
     @cached_property
@@ -123,12 +160,24 @@ class StreamDeclaration(BaseModel):
     handler: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
     outputs: dict[str, OutputDeclaration] = Field(default_factory=dict)
     retry: RetryPolicy = RetryPolicy()
+    # Of every topic of the stream (input, outputs, retry tiers, DLQ). Unset, the
+    # broker's defaults apply: default.replication.factor and min.insync.replicas (1 and
+    # 1 on one node, 3 and 2 on conveyor's three-node cluster), log.retention (7 days).
+    replication_factor: PositiveInt | None = None
+    min_insync_replicas: PositiveInt | None = None
+    retention_ms: Retention | None = Field(default=None, alias="retention")
 
     @model_validator(mode="after")
-    def _default_topic_and_check_key(self) -> StreamDeclaration:
+    def _default_topic_and_check(self) -> StreamDeclaration:
         if not self.topic:
             object.__setattr__(self, "topic", self.name)
         _require_string_field(self.avro_schema, self.key, self.schema_file)
+        replicas, min_insync = self.replication_factor, self.min_insync_replicas
+        if replicas is not None and min_insync is not None and min_insync > replicas:
+            # acks=all could never be satisfied: every write would be refused.
+            raise ValueError(
+                f"min_insync_replicas {min_insync} is more than replication_factor {replicas}"
+            )
         return self
 
     @cached_property

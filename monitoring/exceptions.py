@@ -1,14 +1,15 @@
-"""Errors of the monitoring layer: Kafka could not tell what was asked of it."""
+"""Errors of watching the pipeline: Kafka could not tell what was asked of it, or a
+topic could not be read as its consumers read it."""
 
 from __future__ import annotations
 
 from conveyor.exceptions import ConveyorError
 
-__all__ = ["KafkaQueryError", "MonitoringError", "UnknownTopicError"]
+__all__ = ["KafkaQueryError", "MonitoringError", "ReadError", "UnknownTopicError"]
 
 
 class MonitoringError(ConveyorError):
-    """A measurement of groups, topics or offsets could not be made."""
+    """Looking at the pipeline failed; the message says what and why."""
 
 
 class KafkaQueryError(MonitoringError):
@@ -31,12 +32,20 @@ class KafkaQueryError(MonitoringError):
         )
 
 
+class ReadError(MonitoringError):
+    """A topic could not be read; ``topic`` names it."""
+
+    def __init__(self, message: str, topic: str) -> None:
+        super().__init__(message)
+        self.topic = topic
+
+
 class UnknownTopicError(MonitoringError):
     """Topics asked about are not on the cluster; ``topics`` names them."""
 
     def __init__(self, topics: list[str]) -> None:
+        named = f"topic {topics[0]!r}" if len(topics) == 1 else f"topics {', '.join(topics)}"
         super().__init__(
-            f"unknown topics: {', '.join(topics)} "
-            "(`conveyor topics apply` creates the declared streams' topics)"
+            f"{named} does not exist (`conveyor topics apply` creates the declared streams' topics)"
         )
         self.topics = topics

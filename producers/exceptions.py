@@ -21,7 +21,13 @@ class ProducerError(ConveyorError):
 
 
 class ProvisioningError(ProducerError):
-    """A topic could not be created or changed; the message names the topic and why."""
+    """A topic could not be created or changed; the message names the topic and why,
+    ``topic`` and ``code`` (librdkafka's error name, if Kafka refused) say it to code."""
+
+    def __init__(self, message: str, topic: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.topic = topic
+        self.code = code
 
 
 class DeliveryError(ProducerError):

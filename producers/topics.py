@@ -1,29 +1,37 @@
-"""Creating the topics the stream declarations call for.
+"""The topics the stream declarations call for, and making the cluster have them.
 
 A stream has its input topic, one topic per output, a dead-letter topic and, when
 its ordering is relaxed, its retry tiers; every topic of a stream has as many
 partitions as its input unless declared otherwise, so a key keeps its partition
-number from input to output. One more topic is conveyor's own: the workers' outbox
-relay records its progress there (see ``processors/outbox.py``).
+number from input to output, and the stream's replication, ``min.insync.replicas``
+and retention (an output may have its own). One more topic is conveyor's own: the
+workers' outbox relay records its progress there (see ``processors/outbox.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from conveyor.config import KafkaSettings, StreamDeclaration
 from conveyor.producers.exceptions import ProvisioningError
+from conveyor.producers.topic_admin import create_topics, read_topics
+from conveyor.producers.topic_plan import (
+    CLEANUP_POLICY,
+    MIN_INSYNC_REPLICAS,
+    RETENTION_MS,
+    TopicPlan,
+    TopicSpec,
+    plan_topics,
+)
 
 __all__ = [
     "OUTBOX_TOPIC",
     "TopicSpec",
     "ensure_topics",
+    "plan_stream_topics",
     "require_topics",
     "stream_topics",
 ]
@@ -34,76 +42,66 @@ log = logging.getLogger(__name__)
 # inside the transaction that publishes (Kafka accepts offsets only for real topics).
 OUTBOX_TOPIC = "_conveyor-outbox"
 
-_COMPACTED = {"cleanup.policy": "compact"}
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    config: dict[str, str] = field(default_factory=dict)
-
 
 def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
     """Every topic the streams call for, and the outbox relay's."""
-    specs = [TopicSpec(OUTBOX_TOPIC, 1)]
+    specs = [TopicSpec(OUTBOX_TOPIC, 1, config={CLEANUP_POLICY: "delete"})]
     for stream in streams:
-        specs.append(TopicSpec(stream.topic, stream.partitions))
-        specs += [
-            TopicSpec(
-                output.topic,
-                output.partitions or stream.partitions,
-                _COMPACTED if output.compacted else {},
-            )
-            for output in stream.outputs.values()
-        ]
-        specs += [TopicSpec(t, stream.partitions) for t in stream.retry_topics]
-        specs.append(TopicSpec(stream.dlq_topic, stream.partitions))
-    unique = {spec.name: spec for spec in specs}
+        retention = stream.retention_ms
+        specs.append(_spec(stream, stream.topic, retention))
+        for output in stream.outputs.values():
+            if output.compacted:
+                # A compacted output keeps each key's latest value, however old.
+                specs.append(_spec(stream, output.topic, None, output.partitions, compacted=True))
+            else:
+                own = retention if output.retention_ms is None else output.retention_ms
+                specs.append(_spec(stream, output.topic, own, output.partitions))
+        specs += [_spec(stream, t, retention) for t in stream.retry_topics]
+        specs.append(_spec(stream, stream.dlq_topic, retention))
+    unique = {s.name: s for s in specs}
     return list(unique.values())
 
 
+def _spec(
+    stream: StreamDeclaration,
+    name: str,
+    retention_ms: int | None,
+    partitions: int | None = None,
+    compacted: bool = False,
+) -> TopicSpec:
+    """A topic of ``stream``: the stream's partitions unless given, its replication and
+    its ``min.insync.replicas``."""
+    config = {CLEANUP_POLICY: "compact" if compacted else "delete"}
+    if retention_ms is not None:
+        config[RETENTION_MS] = str(retention_ms)
+    if stream.min_insync_replicas is not None:
+        config[MIN_INSYNC_REPLICAS] = str(stream.min_insync_replicas)
+    return TopicSpec(name, partitions or stream.partitions, stream.replication_factor, config)
+
+
+def plan_stream_topics(admin: AdminClient, streams: Iterable[StreamDeclaration]) -> TopicPlan:
+    """What it takes to make the cluster's topics match the streams' declarations."""
+    specs = stream_topics(streams)
+    return plan_topics(specs, read_topics(admin, [s.name for s in specs]))
+
+
 def ensure_topics(kafka: KafkaSettings, streams: Iterable[StreamDeclaration]) -> list[str]:
-    """Create every topic of the streams that is missing; returns the topics created."""
+    """Create every topic of the streams that is missing; returns the topics created.
+
+    Existing topics are left as they are, even where they differ from their declaration
+    (that is ``conveyor topics apply``'s to show and change).
+    """
     admin = AdminClient(kafka.librdkafka_config())
-    # replication_factor -1: the broker's default.replication.factor decides (3 on a
-    # three-node cluster, 1 on one node), as does min.insync.replicas.
-    wanted = [
-        NewTopic(s.name, num_partitions=s.partitions, replication_factor=-1, config=s.config)
-        for s in stream_topics(streams)
-    ]
-    created = []
-    for topic, future in admin.create_topics(wanted, request_timeout=30).items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            error = exc.args[0]
-            if error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                continue
-            raise ProvisioningError(f"cannot create topic {topic}: {error.str()}") from exc
-        log.info("created topic topic=%s", topic)
-        created.append(topic)
-    _wait_for_leaders(admin, created)
-    return created
-
-
-def _wait_for_leaders(admin: AdminClient, topics: list[str], timeout: float = 30.0) -> None:
-    """Block until every partition of ``topics`` has a leader: a topic is usable only then."""
-    deadline = time.monotonic() + timeout
-    pending = set(topics)
-    while pending:
-        metadata = admin.list_topics(timeout=timeout).topics
-        pending = {
-            t
-            for t in pending
-            if t not in metadata
-            or metadata[t].error is not None
-            or any(p.leader < 0 for p in metadata[t].partitions.values())
-        }
-        if pending and time.monotonic() > deadline:
-            raise ProvisioningError(f"topics without leaders after {timeout:.0f}s: {pending}")
-        if pending:
-            time.sleep(0.1)
+    plan = plan_stream_topics(admin, streams)
+    for topic in plan.topics:
+        if topic.action == "change":
+            log.warning(
+                "topic differs from its declaration topic=%s settings=%s "
+                "(`conveyor topics apply` shows the plan)",
+                topic.spec.name,
+                ",".join(c.setting for c in topic.changes),
+            )
+    return create_topics(admin, plan.creations)
 
 
 def require_topics(admin: AdminClient, topics: list[str]) -> None:
