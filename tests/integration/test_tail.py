@@ -144,7 +144,8 @@ def test_an_unknown_topic_is_one_readable_error(settings: Settings) -> None:
     assert result.returncode == 1
     assert lines == []
     assert result.stderr.strip().splitlines()[-1] == (
-        "Error: topic 'no-such-topic-here' does not exist"
+        "Error: topic 'no-such-topic-here' does not exist "
+        "(`conveyor topics apply` creates the declared streams' topics)"
     )
     assert "Traceback" not in result.stderr
 
