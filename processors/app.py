@@ -74,6 +74,7 @@ def build_worker(settings: Settings) -> Worker:
         broker_max_poll_interval=max(300.0, workers.session_timeout_seconds * 10),
         # The stream iterator takes records already queued without a wait per record.
         cython_optimizations=True,
+        stream_buffer_maxsize=workers.buffer_size,
     )
     for processor in processors:
         stream = processor.context.stream
