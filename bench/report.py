@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["ingest_table", "machine", "percentiles", "process_table"]
+__all__ = ["ingest_table", "machine", "percentiles", "process_table", "table"]
 
 
 def machine() -> dict[str, Any]:
@@ -28,7 +29,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def ingest_table(figures: dict[str, Any]) -> str:
     f = figures
-    return _table(
+    return table(
         ("figure", "conveyor API", "raw producer", "ratio"),
         (
             "batch ingest, events/s",
@@ -53,7 +54,7 @@ def ingest_table(figures: dict[str, Any]) -> str:
 
 def process_table(figures: dict[str, Any]) -> str:
     f = figures
-    return _table(
+    return table(
         ("figure", "conveyor", "raw loop", "ratio"),
         (
             "one worker process, events/s",
@@ -76,8 +77,10 @@ def process_table(figures: dict[str, Any]) -> str:
     )
 
 
-def _table(*rows: tuple[str, str, str, str]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+def table(*rows: Sequence[str]) -> str:
+    """A table for people: ``rows[0]`` is the header, underlined; the first column is
+    left-aligned, the others (figures) right-aligned. Every command's tables use it."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
             c.ljust(w) if i == 0 else c.rjust(w)

@@ -15,6 +15,7 @@ from conveyor.cli.bench import bench
 from conveyor.cli.broker import broker
 from conveyor.cli.demo import demo
 from conveyor.cli.registry import registry
+from conveyor.cli.replay import replay
 from conveyor.cli.send import send
 from conveyor.cli.topics import topics
 from conveyor.cli.up import up
@@ -52,3 +53,4 @@ main.add_command(registry)
 main.add_command(up)
 main.add_command(demo)
 main.add_command(worker)
+main.add_command(replay)

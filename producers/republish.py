@@ -204,7 +204,7 @@ def produce_batch(producer: Producer, topic: str, batch: list[Message], same: bo
     (``same``) or by key (-1: the configured partitioner chooses)."""
     produce = producer.produce
     for msg in batch:
-        partition = msg.partition() if same else -1
+        partition = (msg.partition() or 0) if same else -1
         while True:
             try:
                 produce(topic, msg.value(), msg.key(), partition, headers=msg.headers())

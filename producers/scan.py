@@ -91,14 +91,15 @@ class RangeReader:
             heard = time.monotonic()
             records = []
             for msg in messages:
-                partition = msg.partition()
+                # Typed optional for messages made by hand; a consumed one always has both.
+                partition = msg.partition() or 0
                 current = pending.get(partition)
                 if current is None:
                     continue  # fetched before its partition was paused
                 if msg.error() is not None:
                     self._error(msg, pending)
                     continue
-                offset = msg.offset()
+                offset = msg.offset() or 0
                 if offset >= current.end:
                     self._finish(pending, partition)
                     continue
