@@ -1,10 +1,11 @@
 """Creating the topics the stream declarations call for.
 
-A stream has its input topic, one topic per output, a dead-letter topic and, when
-its ordering is relaxed, its retry tiers; every topic of a stream has as many
-partitions as its input unless declared otherwise, so a key keeps its partition
-number from input to output. One more topic is conveyor's own: the workers' outbox
-relay records its progress there (see ``processors/outbox.py``).
+A stream has its input topic, one topic per output, a dead-letter topic with the
+ledger of its redrives and, when its ordering is relaxed, its retry tiers; every topic
+of a stream but the ledger has as many partitions as its input unless declared
+otherwise, so a key keeps its partition number from input to output. One more topic
+is conveyor's own: the workers' outbox relay records its progress there (see
+``processors/outbox.py``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
         ]
         specs += [TopicSpec(t, stream.partitions) for t in stream.retry_topics]
         specs.append(TopicSpec(stream.dlq_topic, stream.partitions))
+        # Small and kept for ever: one record per dead letter redriven (producers/redrive.py).
+        specs.append(TopicSpec(stream.redriven_topic, 1, _COMPACTED))
     unique = {spec.name: spec for spec in specs}
     return list(unique.values())
 
