@@ -14,6 +14,7 @@ from conveyor.cli.api import api
 from conveyor.cli.bench import bench
 from conveyor.cli.broker import broker
 from conveyor.cli.demo import demo
+from conveyor.cli.dlq import dlq
 from conveyor.cli.registry import registry
 from conveyor.cli.replay import replay
 from conveyor.cli.send import send
@@ -54,3 +55,4 @@ main.add_command(up)
 main.add_command(demo)
 main.add_command(worker)
 main.add_command(replay)
+main.add_command(dlq)

@@ -43,7 +43,14 @@ from conveyor.producers.ranges import resolve_ranges
 from conveyor.producers.topics import ensure_topics
 from conveyor.store import JobStore
 
-__all__ = ["RedrivePlan", "Selection", "plan_redrive", "read_ledger", "redrive"]
+__all__ = [
+    "RedrivePlan",
+    "Selection",
+    "plan_redrive",
+    "read_ledger",
+    "redrive",
+    "was_redriven",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +123,7 @@ def plan_redrive(
     ledger = read_ledger(settings, stream)
     letters = read_dead_letters(settings, stream, since=selection.since, until=selection.until)
     matching = [letter for letter in letters if selection.matches(letter)]
-    fresh = [letter for letter in matching if not _redriven(letter, ledger)]
+    fresh = [letter for letter in matching if not was_redriven(letter, ledger)]
     latest: dict[str, DeadLetter] = {}
     for letter in sorted(fresh, key=lambda d: d.millis):
         latest[letter.event.event_id] = letter
@@ -201,5 +208,6 @@ def _produce(
             producer.poll(0.05)  # the local queue is full: let deliveries drain
 
 
-def _redriven(letter: DeadLetter, ledger: dict[Position, int]) -> bool:
+def was_redriven(letter: DeadLetter, ledger: dict[Position, int]) -> bool:
+    """Whether ``ledger`` holds ``letter`` (the same position and timestamp)."""
     return ledger.get((letter.partition, letter.offset)) == letter.millis
