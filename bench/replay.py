@@ -1,0 +1,108 @@
+"""``conveyor bench replay``: re-publishing a topic beside a raw copy loop, in one run.
+
+Orders are preloaded into a topic (conveyor's producer, as the API writes them).
+conveyor's re-publish copies it into a fresh topic of as many partitions, in
+transactions that also commit its progress; the raw loop, a bare confluent-kafka
+``Consumer`` and ``Producer`` with the same fetch and producer settings (``acks=all``,
+idempotent, lz4, large batches), copies it into another, partition p to p, flushing
+once at the end and keeping no progress: the ratio is the price of the transactions,
+the range bookkeeping and the progress that make a re-publish safe to run twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+from conveyor.bench.services import bench_stream
+from conveyor.config import Settings
+from conveyor.producers.config import producer_config
+from conveyor.producers.direct import DirectProducer
+from conveyor.producers.republish import BULK_PRODUCER, plan_republish, republish
+from conveyor.producers.samples import sample_orders
+from conveyor.producers.scan import reader_config
+
+__all__ = ["bench_replay"]
+
+Note = Callable[[str], None]
+# progress(total, label) yields advance(n), as the CLI's progress bar does.
+Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
+
+# Distinct orders to encode; the preload cycles through them (a million order dicts
+# would take gigabytes, and a copy does not look inside the records anyway).
+_DISTINCT = 10_000
+
+
+def bench_replay(
+    settings: Settings, records: int, note: Note, progress: Progress
+) -> dict[str, Any]:
+    source = bench_stream(settings, "orders", "replay")
+    pool = sample_orders(min(records, _DISTINCT), datetime.now(UTC), seed=13)
+    note(f"preloading {records:,} orders into {source.topic}")
+    with DirectProducer(settings, source) as producer:
+        producer.send([pool[n % len(pool)] for n in range(records)])
+
+    raw_target = bench_stream(settings, "orders", "replay-raw").topic
+    with progress(records, "raw loop: copying") as advance:
+        raw_seconds = _raw_copy(settings, source.topic, raw_target, records, advance)
+
+    plan = plan_republish(
+        settings.kafka, source.topic, bench_stream(settings, "orders", "replay-copy").topic
+    )
+    with progress(plan.to_copy, "conveyor: re-publishing") as advance:
+        began = time.perf_counter()
+        result = republish(settings.kafka, plan, advance)
+        seconds = time.perf_counter() - began
+    if result.records != records:
+        raise RuntimeError(f"conveyor re-published {result.records} of {records} records")
+    return {
+        "records": records,
+        "partitions": len(plan.requested),
+        "mapping": "partition" if plan.same_partitions else "key",
+        "conveyor_records_per_s": round(records / seconds),
+        "raw_records_per_s": round(records / raw_seconds),
+        "replay_ratio": round(raw_seconds / seconds, 3),
+        "conveyor_seconds": round(seconds, 2),
+        "raw_seconds": round(raw_seconds, 2),
+    }
+
+
+def _raw_copy(
+    settings: Settings, source: str, target: str, expected: int, advance: Callable[[int], None]
+) -> float:
+    """Seconds to copy ``expected`` records from ``source`` to ``target``, partition p to p."""
+    began = time.perf_counter()
+    consumer = Consumer(reader_config(settings.kafka.librdkafka_config(), f"{target}.raw"))
+    producer = Producer(producer_config(settings.kafka, **BULK_PRODUCER))
+    try:
+        partitions = consumer.list_topics(source, timeout=10).topics[source].partitions
+        consumer.assign([TopicPartition(source, p, OFFSET_BEGINNING) for p in partitions])
+        copied = 0
+        while copied < expected:
+            batch = [m for m in consumer.consume(10_000, timeout=1.0) if m.error() is None]
+            for msg in batch:
+                while True:
+                    try:
+                        producer.produce(
+                            target,
+                            msg.value(),
+                            msg.key(),
+                            msg.partition() or 0,
+                            headers=msg.headers(),
+                        )
+                        break
+                    except BufferError:
+                        producer.poll(0.05)
+            producer.poll(0)
+            copied += len(batch)
+            advance(len(batch))
+        if producer.flush(120):
+            raise RuntimeError("the raw loop's producer did not deliver every record")
+        return time.perf_counter() - began
+    finally:
+        consumer.close()
