@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import click
 
 from conveyor.bench.report import table
-from conveyor.cli.options import echo_json, iso_time, json_option, settings
+from conveyor.cli.options import echo_json, iso_time, json_option, json_text, settings
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.producers.deadletters import DeadLetter, read_dead_letters
 from conveyor.producers.redrive import (
@@ -187,7 +186,7 @@ def _echo_letter(shown: dict[str, Any]) -> None:
     )
     click.echo(f"  error: {error['message']}")
     if shown["value"] is not None:
-        click.echo(f"  value: {json.dumps(shown['value'], default=str)}")
+        click.echo(f"  value: {json_text(shown['value'])}")
     else:
         click.echo(f"  raw value (base64, not Avro): {shown['raw_value']}")
     click.echo("")

@@ -18,6 +18,7 @@ __all__ = [
     "echo_json",
     "iso_time",
     "json_option",
+    "json_text",
     "note",
     "settings",
     "state_dir",
@@ -76,8 +77,14 @@ def echo_env(env: Mapping[str, str]) -> None:
 
 
 def echo_json(document: object) -> None:
-    """One JSON object on stdout (times and other values as text)."""
-    click.echo(json.dumps(document, default=str))
+    """One JSON object on stdout (times in ISO-8601, other values as text)."""
+    click.echo(json_text(document))
+
+
+def json_text(document: object) -> str:
+    return json.dumps(
+        document, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)
+    )
 
 
 def note(message: str) -> None:
