@@ -80,11 +80,13 @@ def process(events: int, rate: int, seconds: int, as_json: bool) -> None:
 
 @bench.command()
 @click.option("--records", type=click.IntRange(1_000), default=1_000_000, show_default=True)
+@click.option("--rounds", type=click.IntRange(1, 9), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
-def replay(records: int, as_json: bool) -> None:
-    """conveyor's re-publish of a topic beside a raw confluent-kafka consume-produce loop."""
+def replay(records: int, rounds: int, as_json: bool) -> None:
+    """conveyor's re-publish of a topic beside a raw confluent-kafka consume-produce loop
+    copying the same records (medians of interleaved rounds)."""
     with _stack() as running:
-        figures = bench_replay(running, records, note, progress)
+        figures = bench_replay(running, records, note, progress, rounds)
     _report("replay", figures, replay_table, as_json)
 
 

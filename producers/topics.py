@@ -24,6 +24,7 @@ from conveyor.producers.exceptions import ProvisioningError
 __all__ = [
     "OUTBOX_TOPIC",
     "TopicSpec",
+    "create_topics",
     "ensure_topics",
     "require_topics",
     "stream_topics",
@@ -68,12 +69,18 @@ def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
 
 def ensure_topics(kafka: KafkaSettings, streams: Iterable[StreamDeclaration]) -> list[str]:
     """Create every topic of the streams that is missing; returns the topics created."""
+    return create_topics(kafka, stream_topics(streams))
+
+
+def create_topics(kafka: KafkaSettings, specs: Iterable[TopicSpec]) -> list[str]:
+    """Create each topic of ``specs`` that is missing and wait for its leaders; returns
+    the topics created."""
     admin = AdminClient(kafka.librdkafka_config())
     # replication_factor -1: the broker's default.replication.factor decides (3 on a
     # three-node cluster, 1 on one node), as does min.insync.replicas.
     wanted = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=-1, config=s.config)
-        for s in stream_topics(streams)
+        for s in specs
     ]
     created = []
     for topic, future in admin.create_topics(wanted, request_timeout=30).items():
