@@ -5,17 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-from collections.abc import Sequence
 from typing import Any
 
-__all__ = [
-    "ingest_table",
-    "machine",
-    "percentiles",
-    "process_table",
-    "replay_table",
-    "table",
-]
+from conveyor.text_table import format_table
+
+__all__ = ["ingest_table", "machine", "percentiles", "process_table", "replay_table"]
 
 
 def machine() -> dict[str, Any]:
@@ -36,7 +30,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def ingest_table(figures: dict[str, Any]) -> str:
     f = figures
-    return table(
+    return _table(
         ("figure", "conveyor API", "raw producer", "ratio"),
         (
             "batch ingest, events/s",
@@ -61,7 +55,7 @@ def ingest_table(figures: dict[str, Any]) -> str:
 
 def process_table(figures: dict[str, Any]) -> str:
     f = figures
-    return table(
+    return _table(
         ("figure", "conveyor", "raw loop", "ratio"),
         (
             "one worker process, events/s",
@@ -86,7 +80,7 @@ def process_table(figures: dict[str, Any]) -> str:
 
 def replay_table(figures: dict[str, Any]) -> str:
     f = figures
-    return table(
+    return _table(
         ("figure", "conveyor", "raw loop", "ratio"),
         (
             f"re-publish {f['records']:,} records, records/s",
@@ -103,16 +97,5 @@ def replay_table(figures: dict[str, Any]) -> str:
     )
 
 
-def table(*rows: Sequence[str]) -> str:
-    """A table for people: ``rows[0]`` is the header, underlined; the first column is
-    left-aligned, the others (figures) right-aligned. Every command's tables use it."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def _table(*rows: tuple[str, str, str, str]) -> str:
+    return format_table(rows, align="lrrr")

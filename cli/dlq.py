@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from conveyor.bench.report import table
 from conveyor.cli.options import echo_json, iso_time, json_option, json_text, settings
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.producers.deadletters import DeadLetter, read_dead_letters
@@ -22,6 +21,7 @@ from conveyor.producers.redrive import (
     was_redriven,
 )
 from conveyor.store import JobStore
+from conveyor.text_table import format_table
 
 __all__ = ["dlq"]
 
@@ -68,7 +68,11 @@ def list_(streams: tuple[str, ...], as_json: bool) -> None:
         for stream, total, redriven in counted
         for error, n in sorted(total.items())
     ]
-    click.echo(table(("stream", "topic", "error", "dead letters", "redriven"), *rows))
+    click.echo(
+        format_table(
+            [("stream", "topic", "error", "dead letters", "redriven"), *rows], align="lllrr"
+        )
+    )
     if not rows:
         click.echo("no dead letters")
 
@@ -215,9 +219,12 @@ def _report_redrive(plan: RedrivePlan, reopened: set[str], *, dry_run: bool, as_
         return
     if plan.chosen:
         click.echo(
-            table(
-                ("dead letter", "event id", "error"),
-                *((d.where, d.event.event_id, d.error_type) for d in plan.chosen),
+            format_table(
+                [
+                    ("dead letter", "event id", "error"),
+                    *((d.where, d.event.event_id, d.error_type) for d in plan.chosen),
+                ],
+                align="lll",
             )
         )
     if plan.missing:

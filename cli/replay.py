@@ -9,7 +9,6 @@ from typing import Any
 import click
 from confluent_kafka.admin import AdminClient
 
-from conveyor.bench.report import table
 from conveyor.cli.options import echo_json, iso_time, json_option, note, settings
 from conveyor.cli.progress import progress
 from conveyor.config import Settings
@@ -22,6 +21,7 @@ from conveyor.producers.offsets import (
     reset_group,
 )
 from conveyor.producers.republish import RepublishPlan, plan_republish, republish
+from conveyor.text_table import format_table
 
 __all__ = ["replay"]
 
@@ -174,19 +174,22 @@ def _report_reset(
         return
     click.echo(f"consumer group {group} on {topic}, to {to}:")
     click.echo(
-        table(
-            ("partition", "committed", "new", "end", "read again", "skipped"),
-            *(
-                (
-                    m.where,
-                    "-" if m.committed is None else str(m.committed),
-                    str(m.new),
-                    str(m.end),
-                    f"{m.again:,}",
-                    f"{m.skipped:,}",
-                )
-                for m in moves
-            ),
+        format_table(
+            [
+                ("partition", "committed", "new", "end", "read again", "skipped"),
+                *(
+                    (
+                        m.where,
+                        "-" if m.committed is None else str(m.committed),
+                        str(m.new),
+                        str(m.end),
+                        f"{m.again:,}",
+                        f"{m.skipped:,}",
+                    )
+                    for m in moves
+                ),
+            ],
+            align="lrrrrr",
         )
     )
     verb = "would" if dry_run else "will"
@@ -231,18 +234,21 @@ def _republish(config: Settings, plan: RepublishPlan, dry_run: bool, as_json: bo
         return
     click.echo(f"{plan.source} into {plan.target}: {plan.mapping}")
     click.echo(
-        table(
-            ("partition", "from", "until", "copied before", "to copy"),
-            *(
-                (
-                    asked.where,
-                    str(asked.start),
-                    str(asked.end),
-                    f"{asked.count - left.count:,}",
-                    f"{left.count:,}",
-                )
-                for asked, left in zip(plan.requested, plan.ranges, strict=True)
-            ),
+        format_table(
+            [
+                ("partition", "from", "until", "copied before", "to copy"),
+                *(
+                    (
+                        asked.where,
+                        str(asked.start),
+                        str(asked.end),
+                        f"{asked.count - left.count:,}",
+                        f"{left.count:,}",
+                    )
+                    for asked, left in zip(plan.requested, plan.ranges, strict=True)
+                ),
+            ],
+            align="lrrrr",
         )
     )
     if dry_run:

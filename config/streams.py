@@ -153,6 +153,11 @@ class StreamDeclaration(BaseModel):
             return []
         return [f"{self.topic}.retry.{n}" for n in range(1, self.retry.attempts)]
 
+    @property
+    def consumed_topics(self) -> list[str]:
+        """What the workers read of this stream: its input, then its retry tiers in order."""
+        return [self.topic, *self.retry_topics]
+
 
 def load_streams(path: Path | None = None) -> dict[str, StreamDeclaration]:
     """Read stream declarations from ``path``, by default the packaged ``streams.yaml``."""

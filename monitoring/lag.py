@@ -1,14 +1,20 @@
-"""Consumer lag of a group: per partition, the end offset and the committed offset."""
+"""Consumer lag of groups: per partition, the start, end and committed offsets."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-__all__ = ["PartitionLag", "measure_lag"]
+from conveyor.monitoring.admin import answer, topic_metadata
+from conveyor.monitoring.exceptions import KafkaQueryError, UnknownTopicError
+
+__all__ = ["GroupLag", "PartitionLag", "measure_groups_lag", "measure_lag"]
+
+_UNKNOWN_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,37 +35,74 @@ class PartitionLag:
         return max(self.end - self.position, 0)
 
 
+# One group's lag by (topic, partition).
+GroupLag = dict[tuple[str, int], PartitionLag]
+
+
 def measure_lag(
     admin: AdminClient, group: str, topics: Iterable[str], timeout: float = 10.0
-) -> dict[tuple[str, int], PartitionLag]:
-    """The lag of ``group`` on every partition of ``topics`` (which must exist)."""
-    partitions = [
-        TopicPartition(topic, p)
-        for topic in topics
-        for p in admin.list_topics(topic, timeout=timeout).topics[topic].partitions
-    ]
+) -> GroupLag:
+    """The lag of ``group`` on every partition of ``topics``."""
+    return measure_groups_lag(admin, [group], topics, timeout)[group]
+
+
+def measure_groups_lag(
+    admin: AdminClient, groups: Iterable[str], topics: Iterable[str], timeout: float = 10.0
+) -> dict[str, GroupLag]:
+    """The lag of each of ``groups`` on every partition of ``topics``, against one reading
+    of the partitions' start and end offsets.
+
+    Raises :class:`UnknownTopicError` for a topic the cluster does not have, and
+    :class:`KafkaQueryError` if Kafka does not answer within ``timeout``.
+    """
+    partitions = _partitions(admin, topics, timeout)
     if not partitions:
-        return {}
-    ends = admin.list_offsets(
-        {tp: OffsetSpec.latest() for tp in partitions}, request_timeout=timeout
-    )
-    starts = admin.list_offsets(
-        {tp: OffsetSpec.earliest() for tp in partitions}, request_timeout=timeout
-    )
-    request = ConsumerGroupTopicPartitions(group, partitions)
-    committed_result = admin.list_consumer_group_offsets([request], request_timeout=timeout)
-    committed = {
-        (tp.topic, tp.partition): tp.offset
-        for tp in committed_result[group].result(timeout).topic_partitions
-        if tp.offset >= 0
-    }
+        return {group: {} for group in groups}
+    starts = _offsets(admin, partitions, OffsetSpec.earliest(), "start", timeout)
+    ends = _offsets(admin, partitions, OffsetSpec.latest(), "end", timeout)
+    lag = {}
+    for group in groups:
+        committed = _committed(admin, group, partitions, timeout)
+        lag[group] = {
+            key: PartitionLag(*key, start=starts[key], end=ends[key], committed=committed.get(key))
+            for key in starts
+        }
+    return lag
+
+
+def _partitions(admin: AdminClient, topics: Iterable[str], timeout: float) -> list[TopicPartition]:
+    metadata = {topic: topic_metadata(admin, topic, timeout) for topic in topics}
+    missing = [t for t, m in metadata.items() if m.error and m.error.code() == _UNKNOWN_TOPIC]
+    if missing:
+        raise UnknownTopicError(missing)
+    for topic, m in metadata.items():
+        if m.error is not None:
+            raise KafkaQueryError(f"metadata of {topic}", m.error.str(), m.error.name(), timeout)
+    return [TopicPartition(t, p) for t, m in metadata.items() for p in sorted(m.partitions)]
+
+
+def _offsets(
+    admin: AdminClient,
+    partitions: list[TopicPartition],
+    spec: OffsetSpec,
+    which: str,
+    timeout: float,
+) -> dict[tuple[str, int], int]:
+    futures = admin.list_offsets({tp: spec for tp in partitions}, request_timeout=timeout)
     return {
-        (tp.topic, tp.partition): PartitionLag(
-            tp.topic,
-            tp.partition,
-            start=starts[tp].result(timeout).offset,
-            end=ends[tp].result(timeout).offset,
-            committed=committed.get((tp.topic, tp.partition)),
-        )
+        (tp.topic, tp.partition): answer(
+            partial(futures[tp].result, timeout), f"{which} offsets of {tp.topic}", timeout
+        ).offset
         for tp in partitions
     }
+
+
+def _committed(
+    admin: AdminClient, group: str, partitions: list[TopicPartition], timeout: float
+) -> dict[tuple[str, int], int]:
+    """The group's committed offsets; partitions it never committed are left out."""
+    # librdkafka takes one group per request.
+    request = ConsumerGroupTopicPartitions(group, partitions)
+    future = admin.list_consumer_group_offsets([request], request_timeout=timeout)[group]
+    listed = answer(partial(future.result, timeout), f"committed offsets of {group}", timeout)
+    return {(tp.topic, tp.partition): tp.offset for tp in listed.topic_partitions if tp.offset >= 0}

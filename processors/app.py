@@ -20,6 +20,7 @@ from faust.streams import Stream
 from faust.types import StreamT
 
 from conveyor.config import Settings, StreamDeclaration
+from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.records import NOT_BEFORE, Consumed
@@ -61,7 +62,7 @@ def build_worker(settings: Settings) -> Worker:
         if stream.handler
     ]
     workers = settings.workers
-    app = faust.App(
+    app = WorkerApp(
         workers.group_id,
         broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers.split(",")],
         datadir=str(settings.data_dir / "faust"),
@@ -76,8 +77,7 @@ def build_worker(settings: Settings) -> Worker:
     )
     for processor in processors:
         stream = processor.context.stream
-        topics = [stream.topic, *stream.retry_topics]
-        for tier, topic in enumerate(topics):
+        for tier, topic in enumerate(stream.consumed_topics):
             channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
             agent = _agent(processor, workers.batch_size, workers.batch_seconds, delayed=tier > 0)
             app.agent(channel, name=f"conveyor.{stream.name}.{tier}")(agent)

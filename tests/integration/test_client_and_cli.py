@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,29 +19,9 @@ from conveyor.infra.services import conveyor_service, http_ok
 from conveyor.producers.client import AsyncConveyorClient, ConveyorClient
 from conveyor.producers.exceptions import ApiRefusedError, ApiUnavailableError
 from conveyor.producers.retry import Backoff
-from support.cli import conveyor
+from support.cli import conveyor, environment
 from support.events import orders_json, read_topic
 from support.waiting import wait_for
-
-
-def environment(settings: Settings, port: int) -> dict[str, str]:
-    """What a shell would export to run `conveyor` against this test's stack."""
-    streams = {
-        name: s.model_dump(by_alias=True, exclude={"name"}) for name, s in settings.streams.items()
-    }
-    config = Path(settings.database_url.removeprefix("sqlite:///")).with_name("conveyor.yaml")
-    config.write_text(
-        json.dumps({"streams": streams, "workers": {"group_id": settings.workers.group_id}})
-    )
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
-        "CONVEYOR_CONFIG": str(config),
-        "CONVEYOR_DATABASE_URL": settings.database_url,
-        "CONVEYOR_API__PORT": str(port),
-        "CONVEYOR_API_URL": f"http://127.0.0.1:{port}",
-    }
 
 
 @pytest.fixture

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
+
+from conveyor.config import Settings
 
 
 def conveyor(
@@ -22,3 +27,26 @@ def conveyor(
         timeout=timeout,
         check=False,
     )
+
+
+def environment(settings: Settings, port: int | None = None) -> dict[str, str]:
+    """What a shell would export to run `conveyor` against this test's stack (its streams
+    and worker group in a config file beside its result store), with the API on ``port``."""
+    streams = {
+        name: s.model_dump(by_alias=True, exclude={"name"}) for name, s in settings.streams.items()
+    }
+    config = Path(settings.database_url.removeprefix("sqlite:///")).with_name("conveyor.yaml")
+    config.write_text(
+        json.dumps({"streams": streams, "workers": {"group_id": settings.workers.group_id}})
+    )
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
+        "CONVEYOR_CONFIG": str(config),
+        "CONVEYOR_DATABASE_URL": settings.database_url,
+    }
+    if port is not None:
+        env["CONVEYOR_API__PORT"] = str(port)
+        env["CONVEYOR_API_URL"] = f"http://127.0.0.1:{port}"
+    return env

@@ -1,0 +1,97 @@
+"""Faust's Kafka consumer, without two tasks per record.
+
+Faust hands every fetched record to its streams through
+``Service.wait_first(callback(message), suspend_flow.wait())``: the callback races
+the flow being suspended for a rebalance, so that a callback stuck on a full stream
+buffer cannot hold the rebalance up. ``wait_first`` makes a task of each racer, plus
+two more for the service's stopped and crashed flags, and waits on them, for every
+record: half of the worker's Faust time, though the callback almost never waits at
+all (it queues the record and returns).
+
+:class:`EagerFirst` runs the callback up to its first suspension first. If it finishes
+there (the common case), that is the result, with no task made; if it suspends, the
+rest of it joins the race exactly as before, so a rebalance still wins over a full
+buffer. :class:`WorkerApp` is the Faust app that consumes with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka
+from faust.types import TransportT
+from mode import Service
+from mode.services import WaitArgT, WaitResults
+
+__all__ = ["EagerFirst", "Transport", "WorkerApp", "resume"]
+
+
+class EagerFirst(Service):
+    """``wait_first`` that runs its first racer up to its first suspension before racing."""
+
+    # mode's own signature, whose ``timeout: Seconds = None`` is an implicit Optional.
+    async def wait_first(self, *coros: WaitArgT, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109
+        first = coros[0] if coros else None
+        if not isinstance(first, Coroutine) or self._stopped.is_set() or self._crashed.is_set():
+            return await super().wait_first(*coros, timeout=timeout)
+        try:
+            waiting = first.send(None)
+        except StopIteration as finished:
+            _close(coros[1:])
+            return WaitResults([first], [finished.value], False)
+        except BaseException:
+            _close(coros[1:])
+            raise
+        rest = resume(first, waiting)
+        raced = await super().wait_first(rest, *coros[1:], timeout=timeout)
+        done = [first if winner is rest else winner for winner in raced.done]
+        return WaitResults(done, raced.results, raced.stopped)
+
+
+def _close(racers: tuple[WaitArgT, ...]) -> None:
+    for racer in racers:
+        if isinstance(racer, Coroutine):
+            racer.close()  # never started: nothing to undo
+
+
+async def resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
+    """Drive ``coro`` on from a suspension on ``waiting`` (what it yielded), as the
+    task running it would have: wait for that future, then send the coroutine on; a
+    cancellation cancels the future and is thrown into the coroutine."""
+    while True:
+        try:
+            if waiting is None:
+                await asyncio.sleep(0)  # a bare yield: one turn of the loop
+            else:
+                waiting._asyncio_future_blocking = False
+                await asyncio.wait([waiting])
+        except asyncio.CancelledError as exc:
+            if waiting is not None:
+                waiting.cancel()
+            try:
+                waiting = coro.throw(exc)
+            except StopIteration as finished:
+                return finished.value
+            continue
+        try:
+            waiting = coro.send(None)
+        except StopIteration as finished:
+            return finished.value
+
+
+class Consumer(EagerFirst, aiokafka.Consumer):
+    pass
+
+
+class Transport(aiokafka.Transport):
+    Consumer = Consumer
+
+
+class WorkerApp(faust.App):
+    """The Faust app of a conveyor worker: Faust's own, consuming with :class:`Consumer`."""
+
+    def _new_transport(self) -> TransportT:
+        return Transport(self.conf.broker_consumer, self)

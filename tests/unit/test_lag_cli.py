@@ -1,0 +1,36 @@
+"""``conveyor lag``'s refusals, before it asks Kafka anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conveyor.cli import main
+from conveyor.monitoring.exceptions import KafkaQueryError
+
+
+def test_a_plot_that_is_not_a_png_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["lag", "--plot", str(tmp_path / "lag.svg")])
+
+    assert result.exit_code == 2
+    assert "the plot is a PNG: name a .png file" in result.output
+
+
+def test_a_plot_into_a_missing_directory_is_refused_before_sampling(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["lag", "--plot", str(tmp_path / "no" / "lag.png")])
+
+    assert result.exit_code == 2
+    assert f"no directory {tmp_path / 'no'}" in result.output
+
+
+def test_a_kafka_error_names_the_cluster_once_the_caller_knows_it() -> None:
+    error = KafkaQueryError("topic list", "Broker transport failure", "_TRANSPORT", 2.0)
+
+    located = error.at("10.0.0.1:9092")
+
+    assert str(error) == "Kafka gave no topic list within 2s: Broker transport failure"
+    assert str(located) == (
+        "Kafka at 10.0.0.1:9092 gave no topic list within 2s: Broker transport failure"
+    )
+    assert located.code == "_TRANSPORT"

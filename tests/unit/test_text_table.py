@@ -1,0 +1,18 @@
+"""Plain-text tables: columns line up, numbers to the right."""
+
+from __future__ import annotations
+
+from conveyor.text_table import format_table
+
+
+def test_columns_line_up_under_a_rule_with_numbers_right_aligned() -> None:
+    table = format_table(
+        [("topic", "lag", "owner"), ("orders", "1200", "w-1"), ("x", "7", "")], "lrl"
+    )
+
+    assert table.splitlines() == [
+        "topic    lag  owner",
+        "------  ----  -----",
+        "orders  1200  w-1",
+        "x          7",
+    ]
