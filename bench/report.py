@@ -9,7 +9,7 @@ from typing import Any
 
 from conveyor.text_table import format_table
 
-__all__ = ["ingest_table", "machine", "percentiles", "process_table"]
+__all__ = ["ingest_table", "machine", "percentiles", "process_table", "replay_table"]
 
 
 def machine() -> dict[str, Any]:
@@ -74,6 +74,25 @@ def process_table(figures: dict[str, Any]) -> str:
             f"{f['e2e_p99_ms']}",
             f"{f['raw_e2e_p99_ms']}",
             f"{f['e2e_p99_ms'] / f['raw_e2e_p99_ms']:.1f}x",
+        ),
+    )
+
+
+def replay_table(figures: dict[str, Any]) -> str:
+    f = figures
+    return _table(
+        ("figure", "conveyor", "raw loop", "ratio"),
+        (
+            f"re-publish {f['records']:,} records, records/s",
+            f"{f['conveyor_records_per_s']:,}",
+            f"{f['raw_records_per_s']:,}",
+            f"{f['replay_ratio']:.2f}",
+        ),
+        (
+            f"seconds ({f['partitions']} partitions, {f['mapping']} to {f['mapping']})",
+            f"{f['conveyor_seconds']}",
+            f"{f['raw_seconds']}",
+            "-",
         ),
     )
 

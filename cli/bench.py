@@ -13,8 +13,10 @@ import click
 
 from conveyor.bench.ingest import IngestPlan, bench_ingest
 from conveyor.bench.process import ProcessPlan, bench_process
-from conveyor.bench.report import ingest_table, machine, process_table
+from conveyor.bench.replay import bench_replay
+from conveyor.bench.report import ingest_table, machine, process_table, replay_table
 from conveyor.cli.options import note, settings
+from conveyor.cli.progress import progress
 from conveyor.config import Settings
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
@@ -74,6 +76,18 @@ def process(events: int, rate: int, seconds: int, as_json: bool) -> None:
     with _stack() as running:
         figures = bench_process(running, ProcessPlan(events, rate, seconds), note)
     _report("process", figures, process_table, as_json)
+
+
+@bench.command()
+@click.option("--records", type=click.IntRange(1_000), default=1_000_000, show_default=True)
+@click.option("--rounds", type=click.IntRange(1, 9), default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def replay(records: int, rounds: int, as_json: bool) -> None:
+    """conveyor's re-publish of a topic beside a raw confluent-kafka consume-produce loop
+    copying the same records (medians of interleaved rounds)."""
+    with _stack() as running:
+        figures = bench_replay(running, records, note, progress, rounds)
+    _report("replay", figures, replay_table, as_json)
 
 
 @contextmanager

@@ -14,8 +14,10 @@ from conveyor.cli.api import api
 from conveyor.cli.bench import bench
 from conveyor.cli.broker import broker
 from conveyor.cli.demo import demo
+from conveyor.cli.dlq import dlq
 from conveyor.cli.lag import lag
 from conveyor.cli.registry import registry
+from conveyor.cli.replay import replay
 from conveyor.cli.send import send
 from conveyor.cli.tail import tail
 from conveyor.cli.topics import topics
@@ -56,3 +58,5 @@ main.add_command(up)
 main.add_command(demo)
 main.add_command(worker)
 main.add_command(lag)
+main.add_command(replay)
+main.add_command(dlq)

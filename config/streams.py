@@ -191,6 +191,11 @@ class StreamDeclaration(BaseModel):
         return f"{self.topic}.dlq"
 
     @property
+    def redriven_topic(self) -> str:
+        """The DLQ redrive's ledger: which dead letters were sent back (compacted)."""
+        return f"{self.dlq_topic}.redriven"
+
+    @property
     def retry_topics(self) -> list[str]:
         """A relaxed stream's retry tiers, one per retry; a strict stream retries in place."""
         if self.ordering == "strict":

@@ -7,7 +7,9 @@ Headers conveyor adds (all values UTF-8):
 - ``conveyor.original.topic|partition|offset``: where the event first landed;
 - ``conveyor.first.failure`` / ``conveyor.last.failure``: ISO 8601 times;
 - ``conveyor.error.type`` / ``conveyor.error.message``: the last failure;
-- ``conveyor.not.before``: on retry tiers, the earliest time (Unix ms) to try again.
+- ``conveyor.not.before``: on retry tiers, the earliest time (Unix ms) to try again;
+- ``conveyor.redriven.from``: on a dead letter sent back to its topic, the DLQ record's
+  ``topic[partition]@offset``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ from conveyor.schemas.models import EVENT_ID_FIELD
 from conveyor.store.results import OutboxValues
 
 __all__ = [
+    "ERROR_MESSAGE",
+    "ERROR_TYPE",
+    "FIRST_FAILURE",
+    "LAST_FAILURE",
     "Consumed",
     "OutboxRecord",
     "event_from",
     "failure_headers",
     "header_text",
+    "redriven_headers",
 ]
 
 ATTEMPTS = "conveyor.attempts"
@@ -40,6 +47,7 @@ LAST_FAILURE = "conveyor.last.failure"
 ERROR_TYPE = "conveyor.error.type"
 ERROR_MESSAGE = "conveyor.error.message"
 NOT_BEFORE = "conveyor.not.before"
+REDRIVEN_FROM = "conveyor.redriven.from"
 # Pinned, so a Python upgrade with records still in the outbox reads them back.
 _MARSHAL_VERSION = 4
 _OURS = (ATTEMPTS, FIRST_FAILURE, LAST_FAILURE, ERROR_TYPE, ERROR_MESSAGE, NOT_BEFORE)
@@ -134,6 +142,16 @@ def failure_headers(
     if not_before is not None:
         ours.append((NOT_BEFORE, str(int(not_before.timestamp() * 1000)).encode()))
     return kept + ours
+
+
+def redriven_headers(headers: Sequence[tuple[str, bytes | None]], dead_letter: str) -> KafkaHeaders:
+    """A dead letter's headers for its way back to its topic (``dead_letter`` names where
+    it was): without its attempts and last error, so the worker gives it every attempt
+    again; with where it first landed (its identity, when it has no ``event_id``) and
+    when it first failed, so a second failure still tells its whole story."""
+    dropped = {ATTEMPTS, ERROR_TYPE, ERROR_MESSAGE, LAST_FAILURE, NOT_BEFORE, REDRIVEN_FROM}
+    kept: KafkaHeaders = [(name, value) for name, value in headers if name not in dropped]
+    return [*kept, (REDRIVEN_FROM, dead_letter.encode())]
 
 
 def _as_bytes(value: str | bytes | None) -> bytes:

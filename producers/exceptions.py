@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
 from conveyor.exceptions import ConveyorError
 
@@ -10,9 +10,11 @@ __all__ = [
     "ApiRefusedError",
     "ApiUnavailableError",
     "DeliveryError",
+    "GroupActiveError",
     "ProducerBusyError",
     "ProducerError",
     "ProvisioningError",
+    "ReplayError",
 ]
 
 
@@ -48,6 +50,26 @@ class ProducerBusyError(DeliveryError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="BUSY", retriable=True)
+
+
+class ReplayError(ProducerError):
+    """A replay, re-publish or DLQ redrive could not go ahead or did not finish; the message
+    names the topic, partition and offset, and ``code`` librdkafka's error where it had one."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @classmethod
+    def from_kafka(cls, exc: KafkaException, doing: str) -> ReplayError:
+        error = exc.args[0]
+        if isinstance(error, KafkaError):
+            return cls(f"{doing}: {error.str()}", code=error.name())
+        return cls(f"{doing}: {exc}")
+
+
+class GroupActiveError(ReplayError):
+    """A consumer group's offsets cannot move while it has live members."""
 
 
 class ApiRefusedError(ProducerError):

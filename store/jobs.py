@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
 
 from conveyor.store.driver import placeholder, time_value
 from conveyor.store.tables import advisory_lock, jobs, metadata
@@ -33,6 +33,9 @@ _SCHEMA_LOCK = 0x636F6E76_73636865
 
 # Once here, a job never moves again: a replayed or redelivered event finds it done.
 FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD_LETTERED})
+
+# Final without effects (only a dead letter): what a DLQ redrive may reopen.
+_REOPENABLE = (JobStatus.DEAD_LETTERED.value, JobStatus.FAILED.value)
 
 
 class JobRecord(NamedTuple):
@@ -100,12 +103,35 @@ class JobStore:
         with self._engine.begin() as conn:
             conn.exec_driver_sql(self._insert_queued, rows)
 
+    def reopen(self, event_ids: Sequence[str]) -> set[str]:
+        """Move the jobs of ``event_ids`` that ended ``dead_lettered`` or ``failed`` back to
+        ``queued`` (attempts, result and error cleared), so that the workers' gate lets
+        their redriven records through; returns the ids moved. Jobs that succeeded never
+        move: their effects were applied, and must not be applied twice."""
+        now = datetime.now(UTC)
+        reopened: set[str] = set()
+        with self._engine.begin() as conn:
+            for chunk in _chunks(sorted(event_ids)):
+                rows = conn.execute(
+                    update(jobs)
+                    .where(jobs.c.event_id.in_(chunk), jobs.c.status.in_(_REOPENABLE))
+                    .values(
+                        status=JobStatus.QUEUED.value,
+                        updated_at=now,
+                        result=None,
+                        error=None,
+                        attempts=0,
+                    )
+                    .returning(jobs.c.event_id)
+                )
+                reopened.update(row[0] for row in rows)
+        return reopened
+
     def statuses(self, event_ids: Sequence[str]) -> Counter[str]:
         """How many of ``event_ids`` are in each status (unknown ids are not counted)."""
         counts: Counter[str] = Counter()
         with self._engine.connect() as conn:
-            for start in range(0, len(event_ids), 10_000):
-                chunk = event_ids[start : start + 10_000]
+            for chunk in _chunks(event_ids):
                 rows = conn.execute(
                     select(jobs.c.status, func.count())
                     .where(jobs.c.event_id.in_(chunk))
@@ -158,6 +184,12 @@ def driver_row(record: JobRecord, when: Callable[[datetime], object]) -> tuple[o
         record.error,
         record.attempts,
     )
+
+
+def _chunks(event_ids: Sequence[str], size: int = 10_000) -> Iterator[Sequence[str]]:
+    """Ids in slices a statement can bind (SQLite takes at most 32,766 parameters)."""
+    for start in range(0, len(event_ids), size):
+        yield event_ids[start : start + size]
 
 
 def _json_default(value: object) -> str:

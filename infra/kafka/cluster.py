@@ -264,5 +264,10 @@ class LocalCluster:
 
 
 def _new_cluster_id() -> str:
-    # KRaft cluster ids are 16 random bytes in URL-safe base64 without padding.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # KRaft cluster ids are 16 random bytes in URL-safe base64 without padding. One in 64
+    # starts with "-", which kafka-storage's argument parser takes for an option; Kafka's
+    # own Uuid.randomUuid() draws again in that case, and so does this.
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id

@@ -1,5 +1,5 @@
-"""``conveyor bench ingest|process --json`` measure every figure beside its baseline (not how fast:
-speed lives in the benchmark itself, never in a test's pass/fail)."""
+"""``conveyor bench ingest|process|replay --json`` measure every figure beside its baseline
+(not how fast: speed lives in the benchmark itself, never in a test's pass/fail)."""
 
 from __future__ import annotations
 
@@ -92,3 +92,28 @@ def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
     )
     assert figures["latency_events"] == 400
     assert "conveyor worker: " in result.stderr  # progress is shown as it goes
+
+
+def test_bench_replay_prints_the_republish_beside_the_raw_copy_loop_with_their_ratio(
+    bootstrap_servers: str, registry_url: str
+) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": registry_url,
+    }
+
+    result = conveyor(
+        "bench", "replay", "--records", "5000", "--rounds", "2", "--json", env=env, timeout=300
+    )
+
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["replay"]
+    assert (figures["records"], figures["mapping"], figures["rounds"]) == (5_000, "partition", 2)
+    for name in ("conveyor_records_per_s", "raw_records_per_s", "conveyor_seconds", "raw_seconds"):
+        assert figures[name] > 0, name
+    assert figures["replay_ratio"] == pytest.approx(
+        figures["conveyor_records_per_s"] / figures["raw_records_per_s"], abs=0.002
+    )
+    assert len(figures["conveyor_rounds"]) == len(figures["raw_rounds"]) == 2
+    assert "round 2/2: conveyor re-publishing" in result.stderr  # progress is shown as it goes

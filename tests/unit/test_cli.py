@@ -36,3 +36,27 @@ def test_a_broken_config_file_is_reported_not_raised(
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: CONVEYOR_CONFIG={bad}: not valid YAML")
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["replay", "orders"], "say where to reset the group"),
+        (["replay", "orders", "--to-earliest", "--to-offset", "5"], "one), or re-publish"),
+        (["replay", "orders", "--from-time", "2026-11-01T12:00:00"], "needs its UTC offset"),
+        (["replay", "orders", "--from-time", "yesterday"], "is not an ISO-8601 time"),
+        (["replay", "orders", "--to-offset", "a:5"], "is not OFFSET or PARTITION:OFFSET"),
+        (["replay", "orders", "--to-offset", "5", "--to-offset", "1:5"], "PARTITION:OFFSET pairs"),
+        (["replay", "orders", "--into", "v2", "--to-earliest"], "do not go with it"),
+        (["replay", "orders", "--until-offset", "9", "--to-earliest"], "go with --into"),
+        (["dlq", "redrive", "orders"], "choose the dead letters"),
+        (["dlq", "show", "nope"], "no stream 'nope' (streams: notifications, orders)"),
+    ],
+)
+def test_replay_and_dlq_usage_errors_exit_2_before_touching_kafka(
+    args: list[str], says: str
+) -> None:
+    result = CliRunner().invoke(main, args)
+
+    assert result.exit_code == 2, result.output
+    assert says in result.output

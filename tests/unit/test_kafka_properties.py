@@ -1,9 +1,13 @@
-"""The broker configuration of one- and three-node local clusters."""
+"""The broker configuration of one- and three-node local clusters, and their ids."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
+import pytest
+
+from conveyor.infra.kafka import cluster as local_cluster
 from conveyor.infra.kafka.properties import NodeSpec, server_properties
 
 
@@ -42,3 +46,12 @@ def test_one_node_replicates_once_and_never_auto_creates_topics() -> None:
     assert props["min.insync.replicas"] == "1"
     assert props["auto.create.topics.enable"] == "false"
     assert props["log.dirs"] == "/data/node-1/data"
+
+
+def test_a_new_cluster_id_never_starts_with_a_dash_that_kafka_storage_takes_for_an_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    draws = iter([uuid.UUID(bytes=b"\xfb" + bytes(15)), uuid.UUID(int=1)])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(draws))
+
+    assert local_cluster._new_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAQ"
