@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -15,6 +16,7 @@ from conveyor.monitoring.exceptions import KafkaQueryError, UnknownTopicError
 __all__ = ["GroupLag", "PartitionLag", "measure_groups_lag", "measure_lag"]
 
 _UNKNOWN_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
+_AGAIN_AFTER = 0.2  # seconds before asking again after a transient refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,23 @@ def measure_groups_lag(
     of the partitions' start and end offsets.
 
     Raises :class:`UnknownTopicError` for a topic the cluster does not have, and
-    :class:`KafkaQueryError` if Kafka does not answer within ``timeout``.
+    :class:`KafkaQueryError` if Kafka does not answer within ``timeout``; a transient
+    refusal (a partition without a leader yet) is asked again until then.
     """
+    groups, topics = list(groups), list(topics)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _measure(admin, groups, topics, timeout)
+        except KafkaQueryError as exc:
+            if not exc.transient or time.monotonic() + _AGAIN_AFTER > deadline:
+                raise
+            time.sleep(_AGAIN_AFTER)
+
+
+def _measure(
+    admin: AdminClient, groups: list[str], topics: list[str], timeout: float
+) -> dict[str, GroupLag]:
     partitions = _partitions(admin, topics, timeout)
     if not partitions:
         return {group: {} for group in groups}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
+from confluent_kafka import KafkaError
 
 from conveyor.cli import main
 from conveyor.monitoring.exceptions import KafkaQueryError
@@ -34,3 +35,12 @@ def test_a_kafka_error_names_the_cluster_once_the_caller_knows_it() -> None:
         "Kafka at 10.0.0.1:9092 gave no topic list within 2s: Broker transport failure"
     )
     assert located.code == "_TRANSPORT"
+
+
+def test_a_partition_without_a_leader_yet_is_transient_and_an_unreachable_cluster_is_not() -> None:
+    # measure_lag asks again after the first (a topic just created), not after the second.
+    leaderless = KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION).name()
+    assert KafkaQueryError("end offsets", "Not leader", leaderless, 2.0).transient
+    assert not KafkaQueryError(
+        "topic list", "Broker transport failure", "_TRANSPORT", 2.0
+    ).transient
