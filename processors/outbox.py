@@ -44,6 +44,7 @@ class OutboxRelay:
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._published = 0
+        self._store_id = ""
 
     @property
     def group_id(self) -> str:
@@ -71,7 +72,7 @@ class OutboxRelay:
                     OutboxRecord.headers_from_blob(row.headers),
                 )
             producer.send_offsets_to_transaction(
-                [TopicPartition(OUTBOX_TOPIC, 0, rows[-1].seq)],
+                [TopicPartition(OUTBOX_TOPIC, 0, rows[-1].seq, metadata=self._store_id)],
                 self._consumer.consumer_group_metadata(),
                 _TIMEOUT,
             )
@@ -112,7 +113,20 @@ class OutboxRelay:
             }
         )
         (committed,) = consumer.committed([TopicPartition(OUTBOX_TOPIC, 0)], _TIMEOUT)
+        self._store_id = self._store.identity()
         self._published = max(committed.offset, 0)
+        if committed.metadata and committed.metadata != self._store_id:
+            # The group's progress counts another store's seqs (a fresh store, the same
+            # group): this store's records were never published, whatever their seqs.
+            log.warning(
+                "outbox progress belongs to another result store; publishing this one's "
+                "from its start group=%s progress_seq=%d progress_store=%s store=%s",
+                self.group_id,
+                self._published,
+                committed.metadata,
+                self._store_id,
+            )
+            self._published = 0
         self._producer, self._consumer = producer, consumer
         log.info("outbox relay ready group=%s published_seq=%d", self.group_id, self._published)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -13,9 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
 
 from conveyor.store.driver import placeholder, time_value
-from conveyor.store.tables import advisory_lock, jobs, metadata
-
-_ADD_ATTEMPTS = "ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0"
+from conveyor.store.tables import advisory_lock, jobs, metadata, store_identity
 
 __all__ = ["FINAL_STATUSES", "JobRecord", "JobStatus", "JobStore"]
 
@@ -83,6 +82,13 @@ class JobStore:
                 conn.execute(
                     text("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
                 )
+            if conn.execute(select(store_identity.c.id)).first() is None:
+                conn.execute(store_identity.insert().values(id=str(uuid.uuid4())))
+
+    def identity(self) -> str:
+        """This store's id, made with its tables: another store, another id."""
+        with self._engine.connect() as conn:
+            return str(conn.execute(select(store_identity.c.id)).scalar_one())
 
     def dispose(self) -> None:
         self._engine.dispose()

@@ -26,6 +26,7 @@ __all__ = [
     "metadata",
     "outbox",
     "revenue_per_minute",
+    "store_identity",
     "upsert",
 ]
 
@@ -65,6 +66,14 @@ outbox = Table(
     Column("value", LargeBinary),
     Column("headers", LargeBinary, nullable=False),
     sqlite_autoincrement=True,
+)
+
+# One row: this store's identity, made with its tables. The outbox relay commits its
+# progress with it, and so tells its own progress from another store's.
+store_identity = Table(
+    "store_identity",
+    metadata,
+    Column("id", String, primary_key=True),
 )
 
 # E-mails whose sending reached its point of no return (see processors/mail.py).

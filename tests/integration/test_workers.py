@@ -6,11 +6,17 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
+from fastapi.testclient import TestClient
+
+from conveyor.api import create_app
+from conveyor.config import Settings
 from conveyor.processors.pipeline.notifications import message_id
-from support.events import orders_json, read_all
+from support.events import orders_json, read_all, read_topic
 from support.waiting import wait_for
-from support.workers import Pipeline, job_statuses, outbox_size
+from support.workers import Pipeline, job_statuses, outbox_size, running_workers
 
 
 def _post(pipeline: Pipeline, stream: str, events: Sequence[Mapping[str, object]]) -> list[str]:
@@ -117,3 +123,27 @@ def test_on_postgresql_orders_and_notifications_are_applied_once(
             "succeeded",
             message_id(note_ids[0]),
         )
+
+
+def test_a_new_result_store_under_an_old_group_still_gets_its_outputs_published(
+    stack_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    # The relay's progress is the group's, and counts a store's outbox seqs: a new store
+    # starts its seqs again at 1, below that progress.
+    first = stack_settings()
+    second = first.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'second.db'}"})
+    topic = first.streams["orders"].outputs["enriched"].topic
+    posted: list[str] = []
+    for n, config in enumerate((first, second)):
+        (tmp_path / f"{n}").mkdir()
+        with TestClient(create_app(config)) as api, running_workers(config, tmp_path / f"{n}"):
+            orders = orders_json(20, seed=30 + n)
+            assert api.post("/v1/streams/orders/events", json=orders).status_code == 202
+            posted += [o["event_id"] for o in orders]
+            published = {_ce_id(r) for r in read_topic(config, topic, len(posted))}
+
+    assert published == set(posted)
+
+
+def _ce_id(record: Mapping[str, Any]) -> str:
+    return bytes(record["headers"]["ce_id"]).decode()
