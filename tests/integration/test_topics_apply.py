@@ -114,13 +114,17 @@ def test_apply_creates_every_declared_topic_with_its_configs_and_a_rerun_changes
     for tier in (1, 2):
         assert declared.topic(f"{p}-mail.retry.{tier}")[0] == 2
     assert declared.topic(f"{p}-mail.dlq")[0] == 2
+    # Each DLQ's redrive ledger: one partition, compacted, kept for ever.
+    ledger_partitions, ledger = declared.topic(f"{p}.dlq.redriven")
+    assert (ledger_partitions, ledger["cleanup.policy"]) == (1, "compact")
 
     second = declared.apply("--json")
 
     assert second.returncode == 0, second.stderr
     plan = json.loads(second.stdout)
     ours = [t for t in plan["topics"] if t["topic"].startswith(p)]
-    assert len(ours) == 8
+    # orders: input, 2 outputs, DLQ and ledger; notifications: input, 2 tiers, DLQ and ledger.
+    assert len(ours) == 10
     assert {t["action"] for t in ours} == {"unchanged"}
     assert "nothing to change" in second.stderr
 
