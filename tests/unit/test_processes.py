@@ -13,6 +13,7 @@ import pytest
 
 from conveyor.infra import processes
 from conveyor.infra.exceptions import PortInUseError
+from support.waiting import wait_for
 
 
 def test_a_port_something_listens_on_is_reported_in_use() -> None:
@@ -33,6 +34,8 @@ def test_a_spawned_process_is_recognised_by_its_marker_and_stopped(tmp_path: Pat
         cwd=tmp_path,
     )
 
+    # While it execs, its command line reads empty and any marker passes: wait it out.
+    wait_for(lambda: Path(f"/proc/{pid}/cmdline").read_bytes(), 10, 0.01, "its command line")
     assert processes.is_running(pid, marker)
     assert not processes.is_running(pid, "another-marker")
     assert processes.stop(pid, marker, timeout=10) is False  # exited on SIGTERM
