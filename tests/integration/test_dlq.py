@@ -7,21 +7,17 @@ import base64
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
 from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from confluent_kafka import Producer
 
 from conveyor.config import Settings
 from conveyor.infra.services import service_env
 from conveyor.processors.pipeline.notifications import message_id
-from conveyor.producers.config import producer_config
-from conveyor.producers.direct import DirectProducer
-from conveyor.producers.samples import sample_orders
 from support.cli import conveyor
+from support.events import send_poisoned_orders
 from support.waiting import wait_for
 from support.workers import Pipeline, job_statuses, outbox_size
 
@@ -39,16 +35,8 @@ def test_dlq_list_counts_dead_letters_by_error_type_and_show_prints_them_decoded
 ) -> None:
     settings = pipeline.settings
     stream = settings.streams["orders"]
-    orders = sample_orders(200, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), seed=61)
-    invalid = orders[::20]
-    for order in invalid:
-        order["amount_cents"] += 1
-    with DirectProducer(settings, stream) as direct:
-        direct.send(orders)
-    garbage = Producer(producer_config(settings.kafka))
-    for n in range(4):
-        garbage.produce(stream.topic, key=f"c-{n:04d}".encode(), value=b"not avro %d" % n)
-    assert garbage.flush(10) == 0
+    garbage = [b"not avro %d" % n for n in range(4)]
+    invalid = send_poisoned_orders(settings, 200, seed=61, every=20, garbage=garbage)
     _wait_settled(settings, {"succeeded": 190, "dead_lettered": 14})
     env = service_env(settings, tmp_path / "cli.yaml")
 

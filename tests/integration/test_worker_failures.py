@@ -6,21 +6,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
 from typing import ClassVar
 
 from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from conveyor.config import Settings
 from conveyor.monitoring.lag import measure_lag
 from conveyor.processors.pipeline.notifications import message_id
-from conveyor.producers.config import producer_config
-from conveyor.producers.direct import DirectProducer
-from conveyor.producers.samples import sample_orders
-from support.events import read_all
+from support.events import read_all, send_poisoned_orders
 from support.waiting import wait_for
 from support.workers import Pipeline, job_statuses, outbox_size
 
@@ -61,18 +56,9 @@ def test_one_percent_poison_is_dead_lettered_with_reasons_and_every_partition_dr
 ) -> None:
     settings = pipeline.settings
     stream = settings.streams["orders"]
-    orders = sample_orders(2_000, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), seed=5)
     # 1%: ten orders whose lines do not add up, ten records that are not Avro at all.
-    invalid = orders[::200]
-    for order in invalid:
-        order["amount_cents"] += 1
-    with DirectProducer(settings, stream) as direct:
-        direct.send(orders)
-    garbage = Producer(producer_config(settings.kafka))
-    for n in range(10):
-        value = b"\x00\x00\x00\x7f\xffnot avro" if n % 2 else b'{"not": "avro"}'
-        garbage.produce(stream.topic, key=f"c-{n:04d}".encode(), value=value)
-    assert garbage.flush(10) == 0
+    garbage = [b"\x00\x00\x00\x7f\xffnot avro" if n % 2 else b'{"not": "avro"}' for n in range(10)]
+    invalid = send_poisoned_orders(settings, 2_000, seed=5, every=200, garbage=garbage)
     _wait_settled(settings, 2_010)
 
     assert job_statuses(settings) == {"succeeded": 1_990, "dead_lettered": 20}

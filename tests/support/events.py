@@ -6,14 +6,38 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from confluent_kafka import Producer
+
 from conveyor.config import Settings
 from conveyor.monitoring.records import read_records
+from conveyor.producers.config import producer_config
+from conveyor.producers.direct import DirectProducer
 from conveyor.producers.samples import json_ready, sample_orders
 
 
 def orders_json(count: int, seed: int = 1) -> list[dict[str, Any]]:
     start = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
     return [json_ready(o) for o in sample_orders(count, start, seed=seed)]
+
+
+def send_poisoned_orders(
+    settings: Settings, count: int, seed: int, every: int, garbage: list[bytes]
+) -> list[dict[str, Any]]:
+    """``count`` orders straight to the orders topic, every ``every``-th one breaking the
+    amount rule, then each of ``garbage`` as a record that is not Avro; returns the
+    invalid orders."""
+    stream = settings.streams["orders"]
+    orders = sample_orders(count, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), seed=seed)
+    invalid = orders[::every]
+    for order in invalid:
+        order["amount_cents"] += 1
+    with DirectProducer(settings, stream) as direct:
+        direct.send(orders)
+    producer = Producer(producer_config(settings.kafka))
+    for n, value in enumerate(garbage):
+        producer.produce(stream.topic, key=f"c-{n:04d}".encode(), value=value)
+    assert producer.flush(10) == 0
+    return invalid
 
 
 def read_topic(settings: Settings, topic: str, expected: int) -> list[dict[str, Any]]:
