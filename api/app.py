@@ -26,6 +26,7 @@ from conveyor.api.routes_health import health_router
 from conveyor.api.routes_jobs import jobs_router
 from conveyor.api.state import AppState, Running
 from conveyor.config import ApiSettings, Settings
+from conveyor.heap import freeze_startup_objects
 from conveyor.producers.async_producer import AsyncProducer
 from conveyor.producers.config import producer_config
 from conveyor.producers.topics import require_topics
@@ -117,6 +118,7 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
                 metrics=state.metrics,
             )
             state.running = Running(ingestor, producer, monitor, jobs)
+            freeze_startup_objects()
             log.info("api ready streams=%s", ",".join(s.name for s in streams))
             yield
         finally:

@@ -8,6 +8,7 @@ import click
 import faust
 
 from conveyor.cli.options import note, settings
+from conveyor.heap import freeze_startup_objects
 from conveyor.processors.app import build_worker
 
 __all__ = ["worker"]
@@ -23,7 +24,7 @@ def worker() -> None:
     # Faust installs its own SIGINT/SIGTERM handlers: it stops the agents (each one
     # finishes the batch it holds), commits offsets and closes the consumer.
     try:
-        faust.Worker(
+        _Worker(
             built.app,
             loglevel=logging.getLogger().level,
             quiet=True,
@@ -32,3 +33,9 @@ def worker() -> None:
         ).execute_from_commandline()
     finally:
         built.close()
+
+
+class _Worker(faust.Worker):
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        freeze_startup_objects()
