@@ -44,10 +44,10 @@ class Schedule(BaseModel):
     def ticks(self, after: datetime, until: datetime, limit: int) -> list[datetime]:
         """The ticks ``t`` with ``after < t <= until``, earliest first, at most ``limit``."""
         ticks: list[datetime] = []
-        tick = self._next(after)
+        tick = self.next_after(after)
         while tick <= until and len(ticks) < limit:
             ticks.append(tick)
-            tick = self._next(tick)
+            tick = self.next_after(tick)
         return ticks
 
     def latest(self, at: datetime) -> datetime:
@@ -60,7 +60,8 @@ class Schedule(BaseModel):
         prev: datetime = croniter(self.cron, at + timedelta(microseconds=1)).get_prev(datetime)
         return prev
 
-    def _next(self, after: datetime) -> datetime:
+    def next_after(self, after: datetime) -> datetime:
+        """The first tick after ``after``."""
         if self.every is not None:
             return self.latest(after) + timedelta(milliseconds=self.every)
         assert self.cron is not None
