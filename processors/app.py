@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import faust
@@ -100,7 +101,7 @@ def build_worker(settings: Settings) -> Worker:
             await asyncio.sleep(workers.publish_interval_seconds)
 
     app.task(publish)
-    scheduler = Scheduler.build(settings, store, registry)
+    scheduler = Scheduler.build(settings, store, partial(register_value_schema, registry))
     if scheduler is not None:
         app.task(leader_schedules(app.is_leader, scheduler))
 

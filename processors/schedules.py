@@ -31,7 +31,7 @@ from conveyor.config.priorities import PRIORITY_FIELD
 from conveyor.processors.records import OutboxRecord
 from conveyor.producers.identity import child_traceparent, cloudevent_headers
 from conveyor.schemas.models import EVENT_ID_FIELD, event_type
-from conveyor.schemas.serde import AvroEncoder, register_value_schema
+from conveyor.schemas.serde import AvroEncoder
 from conveyor.store import JobStore
 from conveyor.store.results import append_outbox
 from conveyor.store.schedules import advance_schedule, last_tick, start_schedule
@@ -93,11 +93,14 @@ class Scheduler:
         self._next: dict[str, datetime] = {}
 
     @classmethod
-    def build(cls, settings: Settings, store: JobStore, registry: Any) -> Scheduler | None:
+    def build(
+        cls, settings: Settings, store: JobStore, schema_id: Callable[[StreamDeclaration], int]
+    ) -> Scheduler | None:
         """The scheduler of every declared schedule (None if there is none), each event
-        checked against its stream's schema: a bad one stops the worker at start."""
+        checked against its stream's schema (a bad one stops the worker at start) and
+        encoded with the id ``schema_id`` registered for the stream."""
         plans = [
-            _plan(stream, name, schedule, registry)
+            _plan(stream, name, schedule, schema_id(stream))
             for stream in settings.streams.values()
             for name, schedule in stream.schedules.items()
         ]
@@ -184,7 +187,7 @@ def leader_schedules(
     return schedules
 
 
-def _plan(stream: StreamDeclaration, name: str, schedule: Schedule, registry: Any) -> _Planned:
+def _plan(stream: StreamDeclaration, name: str, schedule: Schedule, schema_id: int) -> _Planned:
     where = f"stream {stream.name!r}, schedule {name!r}"
     if PRIORITY_FIELD in schedule.event or NOT_BEFORE_FIELD in schedule.event:
         raise ConfigError(f"{where}: give the level as the schedule's priority, not in its event")
@@ -205,7 +208,7 @@ def _plan(stream: StreamDeclaration, name: str, schedule: Schedule, registry: An
         name,
         schedule,
         event,
-        AvroEncoder(avro, register_value_schema(registry, stream)),
+        AvroEncoder(avro, schema_id),
         ".".join(p for p in (avro.get("namespace"), avro["name"]) if p),
     )
 

@@ -5,8 +5,8 @@ dead-letter topic with the ledger of its redrives, its delay tiers and, when its
 is relaxed, its retry tiers. Every topic of a stream but the ledger has as many
 partitions as its input unless declared otherwise, so a key keeps its partition number
 from input to output, and the stream's replication, ``min.insync.replicas`` and
-retention (an output may have its own). One more topic is conveyor's own: the workers' outbox relay records its progress there
-(see ``processors/outbox.py``).
+retention (an output may have its own). One more topic is conveyor's own: the workers'
+outbox relay records its progress there (see ``processors/outbox.py``).
 """
 
 from __future__ import annotations
