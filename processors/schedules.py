@@ -152,8 +152,8 @@ class Scheduler:
                 return 0
             if after > last:
                 log.warning(
-                    "schedule skipped ticks older than its catch_up schedule=%s after=%s "
-                    "through=%s catch_up_ms=%d",
+                    "schedule skipped ticks older than its catch_up schedule=%s last_fired=%s "
+                    "skipped_through=%s catch_up_ms=%d",
                     plan.id,
                     last.isoformat(),
                     after.isoformat(),
