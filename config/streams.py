@@ -171,7 +171,7 @@ class StreamDeclaration(BaseModel):
     # Tiers an event with a not_before waits on until it is due (config/delays.py).
     delays: DelayTiers | None = None
     # Events emitted into this stream by the clock, by name (config/schedules.py).
-    schedules: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")], Schedule] = Field(
+    schedules: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Schedule] = Field(
         default_factory=dict
     )
 

@@ -50,9 +50,10 @@ _LOOK_EVERY = 0.5
 
 
 def tick_event_id(stream: str, schedule: str, tick: datetime) -> str:
-    """``schedule:<stream>:<schedule>:<tick in UTC, to the ms>``: the same on every worker."""
+    """``schedule.<stream>.<schedule>.<tick in UTC, to the ms>``: the same on every worker.
+    Dots, not colons: an id also names e-mails (``Message-ID``), where a colon is not allowed."""
     at = tick.astimezone(UTC)
-    return f"schedule:{stream}:{schedule}:{at:%Y%m%dT%H%M%S}.{at.microsecond // 1000:03d}Z"
+    return f"schedule.{stream}.{schedule}.{at:%Y%m%dT%H%M%S}.{at.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def test_a_new_schedule_starts_at_its_next_tick_and_queues_each_tick_once(
     assert ids(records) == [
         tick_event_id("notifications", "digest", at(-0.3 + s)) for s in (2, 4, 6)
     ]
-    assert ids(records)[0] == "schedule:notifications:digest:20261122T100002.000Z"
+    assert ids(records)[0] == "schedule.notifications.digest.20261122T100002.000Z"
     assert {r.topic for r in records} == {"notifications.priority.high"}
     assert {r.key for r in records} == {b"ops@example.test"}
     headers = dict(records[0].headers)
