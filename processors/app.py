@@ -1,4 +1,5 @@
-"""The Faust app: one agent per processed stream (and per retry tier), and the outbox relay.
+"""The Faust app: an agent per topic of each processed stream (its priority levels, retry
+and delay tiers), the outbox relay and the schedules, both on the group's leader.
 
 Agents consume raw bytes; decoding, handling and settling happen in
 :class:`StreamProcessor`, publishing in :class:`OutboxRelay` on the group's leader.
