@@ -29,7 +29,7 @@ from conveyor.processors.priorities import PriorityGate, Turns
 from conveyor.processors.records import Consumed
 from conveyor.processors.runner import StreamProcessor
 from conveyor.processors.schedules import Scheduler, leader_schedules
-from conveyor.processors.shielded import finish
+from conveyor.processors.settling import finish
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder, register_value_schema
 from conveyor.store import JobStore

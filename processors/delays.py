@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from conveyor.processors.records import NOT_BEFORE, Consumed, OutboxRecord, moved_headers
 from conveyor.processors.runner import StreamProcessor
-from conveyor.processors.shielded import finish
+from conveyor.processors.settling import finish, until_done
 from conveyor.producers.retry import Backoff
 from conveyor.store.results import OutboxValues, append_outbox
 
@@ -98,23 +98,17 @@ class WaitingTier:
     async def _move(self, moves: list[tuple[Consumed, str]]) -> None:
         """Queue each record for its topic in the outbox; returns once it is written."""
         rows = [OutboxRecord(topic, r.key, r.value, moved_headers(r)).row() for r, topic in moves]
-        tries = 0
-        while True:
-            try:
-                await asyncio.to_thread(self._append, rows)
-                return
-            except Exception as exc:
-                delay = _STORE_BACKOFF.delay(min(tries, 6))
-                tries += 1
-                log.error(
-                    "tier move not written; trying again stream=%s records=%d retry_in=%.1fs "
-                    "error=%r",
-                    self._stream.name,
-                    len(rows),
-                    delay,
-                    exc,
-                )
-                await asyncio.sleep(delay)
+
+        def complain(exc: Exception, delay: float) -> None:
+            log.error(
+                "tier move not written; trying again stream=%s records=%d retry_in=%.1fs error=%r",
+                self._stream.name,
+                len(rows),
+                delay,
+                exc,
+            )
+
+        await until_done(lambda: asyncio.to_thread(self._append, rows), _STORE_BACKOFF, complain)
 
     def _append(self, rows: list[OutboxValues]) -> None:
         with self._store.engine.begin() as conn:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,18 +21,6 @@ from conveyor.store.results import outbox_after
 
 START = datetime(2026, 11, 22, 10, 0, 0, 300_000, tzinfo=UTC)
 DIGEST = {"recipient": "ops@example.test", "subject": "digest", "body": "the hour's news"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    store = JobStore(url)
-    store.create_schema()
-    yield store
-    store.dispose()
 
 
 def with_schedule(**schedule: Any) -> Settings:
