@@ -154,6 +154,8 @@ def _agent(
                 turns.took(len(batch))
             if tier is not None:
                 await tier.handle(batch)
+            elif turns is not None:
+                await finish(turns.run(batch, processor.process))
             else:
                 await finish(processor.process(batch))
             if turns is not None:
