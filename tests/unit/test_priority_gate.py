@@ -4,6 +4,7 @@ in hand, goes as soon as it has none, and keeps its share when it never runs dry
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -96,3 +97,39 @@ def test_a_level_held_back_by_endless_work_above_still_gets_its_turn() -> None:
     asyncio.run(asyncio.wait_for(levels.wait_turn(2, batch_seconds=0.05), timeout=5))
 
     assert levels.busy_above(2)
+
+
+def test_a_lower_level_settles_in_slices_and_the_top_level_in_one_go() -> None:
+    levels = gate()
+    slices: list[int] = []
+
+    async def process(batch: Sequence[int]) -> None:
+        slices.append(len(batch))
+
+    asyncio.run(levels.turns[2].run(list(range(250)), process))
+    asyncio.run(levels.turns[0].run(list(range(250)), process))
+
+    assert slices == [100, 100, 50, 250]
+
+
+def test_between_slices_a_lower_level_lets_a_higher_ones_batch_go_first() -> None:
+    async def story() -> list[str]:
+        levels = gate(share=0.001)
+        high, _, low = levels.turns
+        order: list[str] = []
+
+        async def slow(batch: Sequence[int]) -> None:
+            order.append(f"low {len(batch)}")
+            if len(order) == 1:
+                high.took(1)  # high work comes while the first slice settles
+
+        running = asyncio.ensure_future(low.run(list(range(200)), slow))
+        await asyncio.sleep(0)
+        assert order == ["low 100"]
+        assert not running.done()  # held before its second slice
+        order.append("high 1")
+        await high.done()
+        await asyncio.wait_for(running, timeout=1)
+        return order
+
+    assert asyncio.run(story()) == ["low 100", "high 1", "low 100"]
