@@ -15,6 +15,7 @@ the outbox, like every record a worker writes, and the relay publishes them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -38,10 +39,12 @@ _Waiting = tuple[float, float, Consumed]
 
 
 def not_before(record: Consumed) -> float:
-    """When ``record`` is due, in Unix seconds (0: now, if it carries no time)."""
+    """When ``record`` is due, in Unix seconds (0: now, if it carries no time, or one that
+    is not a number: the tier must not stall on it, and processing judges the record)."""
     for name, value in record.headers:
         if name == NOT_BEFORE and value is not None:
-            return int(value) / 1000
+            with contextlib.suppress(ValueError):
+                return int(value) / 1000
     return 0.0
 
 
