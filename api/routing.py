@@ -17,9 +17,8 @@ from typing import Any
 from conveyor.api.body import problem
 from conveyor.api.errors import InvalidEventsError
 from conveyor.config import StreamDeclaration
-from conveyor.config.delays import NOT_BEFORE_FIELD
+from conveyor.config.delays import NOT_BEFORE, NOT_BEFORE_FIELD
 from conveyor.config.priorities import PRIORITY_FIELD
-from conveyor.processors.records import NOT_BEFORE
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
 from conveyor.producers.exceptions import DeliveryError
 from conveyor.producers.identity import KafkaHeaders

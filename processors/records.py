@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from conveyor.config.delays import NOT_BEFORE
 from conveyor.processors.handler import Event
 from conveyor.producers.identity import KafkaHeaders
 from conveyor.schemas.models import EVENT_ID_FIELD
@@ -48,7 +49,6 @@ FIRST_FAILURE = "conveyor.first.failure"
 LAST_FAILURE = "conveyor.last.failure"
 ERROR_TYPE = "conveyor.error.type"
 ERROR_MESSAGE = "conveyor.error.message"
-NOT_BEFORE = "conveyor.not.before"
 REDRIVEN_FROM = "conveyor.redriven.from"
 # Pinned, so a Python upgrade with records still in the outbox reads them back.
 _MARSHAL_VERSION = 4

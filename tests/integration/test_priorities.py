@@ -52,6 +52,7 @@ def test_each_event_lands_on_its_levels_topic_by_field_or_header(api: TestClient
     assert overridden.json()["events"][0]["topic"] == f"{topic}.priority.high"
     job = api.get(by_header.json()["status_url"]).json()
     assert (job["status"], job["topic"]) == ("queued", f"{topic}.priority.low")
+    assert job["ahead"] >= 0  # the API measures each level's lag
 
 
 def test_an_unknown_level_is_a_422_naming_the_levels_and_nothing_is_sent(api: TestClient) -> None:
