@@ -84,7 +84,10 @@ class Turns:
         self._took_at = 0.0
 
     def watch(self, stream: Any) -> None:
-        """Count the records reaching the agent's Faust ``stream``; call before iterating."""
+        """Count the records reaching the agent's Faust ``stream``; call before iterating.
+        A restarted agent starts counting again: what its old stream held is gone."""
+        self._arrived = self._taken = 0
+        self._busy = False
         self._queue = stream.channel.queue
         stream.add_processor(self._count)
 
