@@ -1,5 +1,5 @@
-"""Priority levels: the API routes to each level's topic, and a worker takes high work
-first, without starving the low."""
+"""Priority levels: the API routes to each level's topic, a worker takes high work first
+without starving the low, and a dead letter goes back to its level."""
 
 from __future__ import annotations
 
@@ -11,13 +11,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
 from conveyor.api import create_app
 from conveyor.config import Settings
+from conveyor.processors.exceptions import InvalidEventError
+from conveyor.processors.handler import Event
+from conveyor.processors.records import failure_headers
+from conveyor.producers.config import producer_config
+from conveyor.producers.redrive import Selection, redrive
+from conveyor.store import JobStore
 from conveyor.store.tables import jobs
-from support.events import orders_json
+from support.events import orders_json, read_all
 from support.waiting import wait_for
 from support.workers import Pipeline, job_statuses
 
@@ -173,3 +180,29 @@ def _pace(seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_a_dead_letter_is_redriven_to_the_level_it_came_from(
+    stack_settings: Callable[..., Settings],
+) -> None:
+    priorities = {"levels": ["high", "low"], "default": "low"}
+    settings = stack_settings(orders={"priorities": priorities, "delays": ["1s"]})
+    stream = settings.streams["orders"]
+    high, low = stream.level_topics
+    origins = {b"from high": high, b"from a delay tier": stream.delay_topics[0], b"from low": low}
+    producer = Producer(producer_config(settings.kafka))
+    for n, (value, origin) in enumerate(origins.items()):
+        event = Event(f"e-{n}", {}, b"c-1", value, {"ce_id": f"e-{n}".encode()}, origin, 0, n)
+        failed = failure_headers(event, 1, InvalidEventError("bad"), datetime.now(UTC), None)
+        producer.produce(stream.dlq_topic, key=b"c-1", value=value, headers=failed)
+    assert producer.flush(10) == 0
+    store = JobStore(settings.database_url)
+    store.create_schema()
+
+    plan, _ = redrive(settings, stream, Selection(all_=True), store)
+
+    assert len(plan.chosen) == 3
+    assert [r["value"] for r in read_all(settings, high, idle=1.0, decode=False)] == [b"from high"]
+    back_to_low = {r["value"] for r in read_all(settings, low, idle=1.0, decode=False)}
+    assert back_to_low == {b"from a delay tier", b"from low"}  # a delay's time has passed
+    store.dispose()
