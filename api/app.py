@@ -94,7 +94,8 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
     settings = state.settings
     streams = list(settings.streams.values())
     admin = AdminClient(settings.kafka.librdkafka_config())
-    await asyncio.to_thread(require_topics, admin, [s.topic for s in streams])
+    posted_to = [topic for s in streams for topic in s.level_topics + s.delay_topics]
+    await asyncio.to_thread(require_topics, admin, posted_to)
     with registry_client(settings.schema_registry) as registry:
         ids = {s.name: await asyncio.to_thread(register_value_schema, registry, s) for s in streams}
         producer = AsyncProducer(producer_config(settings.kafka), settings.api.max_in_flight)

@@ -22,6 +22,7 @@ from conveyor.api.errors import InvalidEventsError, OverloadedError
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
 from conveyor.api.monitor import Monitor
+from conveyor.api.routing import NOT_BEFORE_HEADER, PRIORITY_HEADER, EventRouter, send_routed
 from conveyor.config import StreamDeclaration
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
 from conveyor.producers.identity import child_traceparent, cloudevent_headers, uuid7
@@ -55,6 +56,10 @@ class StreamIngest:
     def ce_source(self) -> str:
         return f"/v1/streams/{self.stream.name}"
 
+    @cached_property
+    def router(self) -> EventRouter:
+        return EventRouter(self.stream)
+
 
 class Ingestor:
     """Produces validated events; built at start-up, once the schemas are registered."""
@@ -85,6 +90,9 @@ class Ingestor:
         self._refuse_if_overloaded(name, len(events))
         ids = _event_ids(events, headers.get("idempotency-key"))
         now = datetime.now(UTC)
+        routes = ingest.router.route(
+            events, headers.get(PRIORITY_HEADER), headers.get(NOT_BEFORE_HEADER), now.timestamp()
+        )
         headers_of = cloudevent_headers(ingest.ce_source, ingest.ce_type, now)
         traceparent = child_traceparent(headers.get("traceparent"))
         encode = self._encoders[name].encode
@@ -96,7 +104,10 @@ class Ingestor:
                 (event[key_field].encode(), encode(event), headers_of(event_id, traceparent))
             )
         began = time.perf_counter()
-        results = await self._producer.send_all(ingest.stream.topic, records)
+        if routes is None:
+            results = await self._producer.send_all(ingest.stream.topic, records)
+        else:
+            results = await send_routed(self._producer, records, routes)
         self._produce_seconds[name].observe(time.perf_counter() - began)
         # One pass over the results: this runs for every event of every batch.
         receipts: list[dict[str, Any]] = []

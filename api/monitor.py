@@ -56,15 +56,17 @@ class Monitor:
         self._admin = None
 
     async def refresh(self) -> None:
-        topics = [s.topic for s in self._streams.values()]
+        # A stream's backlog is the sum over its priority levels.
+        levels = {name: set(s.level_topics) for name, s in self._streams.items()}
+        topics = [topic for topics in levels.values() for topic in topics]
         if self._admin is None:
             return
         try:
             self._lag = await asyncio.to_thread(measure_lag, self._admin, self._group, topics)
             # Summed here, once a measurement, not by every request that asks.
             self._backlog = {
-                name: sum(p.lag for (t, _), p in self._lag.items() if t == stream.topic)
-                for name, stream in self._streams.items()
+                name: sum(p.lag for (t, _), p in self._lag.items() if t in levels[name])
+                for name in self._streams
             }
             self._kafka_ok_at = time.monotonic()
         except Exception as exc:

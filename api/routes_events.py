@@ -20,6 +20,7 @@ from conveyor.api.body import NDJSON, read_limited
 from conveyor.api.errors import NotFoundError
 from conveyor.api.ingest import StreamIngest
 from conveyor.api.state import AppState
+from conveyor.config import StreamDeclaration
 
 __all__ = ["add_event_routes", "event_path", "event_paths"]
 
@@ -89,7 +90,25 @@ def _description(ingest: StreamIngest) -> str:
         f"({stream.partitions} partitions, {stream.ordering} ordering). "
         "Answered 202 once Kafka acknowledged every event; a batch is accepted whole or "
         "refused whole. `event_id` may be given per event or by the `Idempotency-Key` header."
+        + _routing(stream)
     )
+
+
+def _routing(stream: StreamDeclaration) -> str:
+    """What the description says of the stream's priority levels and delays, if any."""
+    said = ""
+    if stream.priorities is not None:
+        levels = ", ".join(f"`{level}`" for level in stream.priorities.levels)
+        said += (
+            f" Priority levels, highest first: {levels} (default `{stream.priorities.default}`),"
+            " by the `priority` field or the `Conveyor-Priority` header."
+        )
+    if stream.delays is not None:
+        said += (
+            " An event with a `not_before` time (field, or the `Conveyor-Not-Before` header)"
+            " is processed no earlier than then."
+        )
+    return said
 
 
 def _request_body(ingest: StreamIngest) -> dict[str, Any]:

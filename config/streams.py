@@ -9,7 +9,6 @@ routes and the workers' subscriptions are all derived from it.
 from __future__ import annotations
 
 import json
-import re
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -26,14 +25,21 @@ from pydantic import (
     model_validator,
 )
 
+from conveyor.config.delays import NOT_BEFORE_FIELD, DelayTiers
+from conveyor.config.durations import duration_ms
 from conveyor.config.exceptions import ConfigError
+from conveyor.config.priorities import PRIORITY_FIELD, Priorities
+from conveyor.config.schedules import Schedule
 
 __all__ = [
     "FOREVER",
+    "DelayTiers",
     "Ordering",
     "OutputDeclaration",
+    "Priorities",
     "Retention",
     "RetryPolicy",
+    "Schedule",
     "StreamDeclaration",
     "load_streams",
 ]
@@ -45,9 +51,6 @@ Ordering = Literal["strict", "relaxed"]
 # Kafka's retention.ms for "never delete by age".
 FOREVER = -1
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
-_MILLISECONDS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
 
 def _retention_ms(value: Any) -> Any:
     """``7d``, ``12h``, ``30m``, ``45s``, ``500ms`` or ``forever`` as Kafka's retention.ms;
@@ -55,10 +58,7 @@ def _retention_ms(value: Any) -> Any:
     if isinstance(value, str):
         if value.strip() == "forever":
             return FOREVER
-        match = _DURATION.match(value)
-        if match is None:
-            raise ValueError(f"retention {value!r}: expected e.g. 7d, 12h, 30m, 45s or forever")
-        value = int(match[1]) * _MILLISECONDS[match[2]]
+        value = duration_ms(value, "retention", "7d, 12h, 30m, 45s or forever")
     if isinstance(value, int) and value != FOREVER and value <= 0:
         raise ValueError(f"retention {value}: must be positive, or forever")
     return value
@@ -166,12 +166,21 @@ class StreamDeclaration(BaseModel):
     replication_factor: PositiveInt | None = None
     min_insync_replicas: PositiveInt | None = None
     retention_ms: Retention | None = Field(default=None, alias="retention")
+    # Levels, each its own topic, consumed higher first (config/priorities.py).
+    priorities: Priorities | None = None
+    # Tiers an event with a not_before waits on until it is due (config/delays.py).
+    delays: DelayTiers | None = None
+    # Events emitted into this stream by the clock, by name (config/schedules.py).
+    schedules: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Schedule] = Field(
+        default_factory=dict
+    )
 
     @model_validator(mode="after")
     def _default_topic_and_check(self) -> StreamDeclaration:
         if not self.topic:
             object.__setattr__(self, "topic", self.name)
         _require_string_field(self.avro_schema, self.key, self.schema_file)
+        self._check_timing()
         replicas, min_insync = self.replication_factor, self.min_insync_replicas
         if replicas is not None and min_insync is not None and min_insync > replicas:
             # acks=all could never be satisfied: every write would be refused.
@@ -180,10 +189,56 @@ class StreamDeclaration(BaseModel):
             )
         return self
 
+    def _check_timing(self) -> None:
+        """The routing fields the API takes must not shadow the schema's own, delayed
+        events need workers to hold them, and a schedule's level must be declared."""
+        fields = {f["name"] for f in self.avro_schema["fields"]}
+        for declared, field in ((self.priorities, PRIORITY_FIELD), (self.delays, NOT_BEFORE_FIELD)):
+            if declared is not None and field in fields:
+                raise ValueError(
+                    f"{self.schema_file} has a field {field!r}, which the API takes to route "
+                    "events; rename it or drop the declaration"
+                )
+        if self.delays is not None:
+            if self.handler is None:
+                raise ValueError("delays need a handler: the workers hold delayed events")
+            longest = self.delays.tiers[-1]
+            if self.retention_ms not in (None, FOREVER) and self.retention_ms <= longest:
+                # A record would be deleted before its tier let it go.
+                raise ValueError(
+                    f"retention {self.retention_ms} ms is not longer than the "
+                    f"longest delay tier ({longest} ms)"
+                )
+        levels = self.priorities.levels if self.priorities else ()
+        for name, schedule in self.schedules.items():
+            if schedule.priority is not None and schedule.priority not in levels:
+                raise ValueError(
+                    f"schedule {name!r}: priority {schedule.priority!r} is not a declared level"
+                )
+
     @cached_property
     def avro_schema(self) -> dict[str, Any]:
         """The parsed ``.avsc`` file."""
         return _read_schema(self.schema_file)
+
+    @property
+    def level_topics(self) -> list[str]:
+        """The topics events are posted to, highest level first (just the stream's topic
+        when it declares no priorities)."""
+        if self.priorities is None:
+            return [self.topic]
+        return [self.priorities.topic(self.topic, level) for level in self.priorities.levels]
+
+    def level_topic(self, level: str | None) -> str:
+        """The topic of a priority level; ``None`` is the default level."""
+        if self.priorities is None or level is None:
+            return self.topic
+        return self.priorities.topic(self.topic, level)
+
+    @property
+    def delay_topics(self) -> list[str]:
+        """The delay tiers' topics, shortest first."""
+        return [] if self.delays is None else self.delays.topics(self.topic)
 
     @property
     def dlq_topic(self) -> str:
@@ -204,8 +259,8 @@ class StreamDeclaration(BaseModel):
 
     @property
     def consumed_topics(self) -> list[str]:
-        """What the workers read of this stream: its input, then its retry tiers in order."""
-        return [self.topic, *self.retry_topics]
+        """What the workers read of this stream: its levels, retry tiers and delay tiers."""
+        return [*self.level_topics, *self.retry_topics, *self.delay_topics]
 
 
 def load_streams(path: Path | None = None) -> dict[str, StreamDeclaration]:

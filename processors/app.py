@@ -1,4 +1,5 @@
-"""The Faust app: one agent per processed stream (and per retry tier), and the outbox relay.
+"""The Faust app: an agent per topic of each processed stream (its priority levels, retry
+and delay tiers), the outbox relay and the schedules, both on the group's leader.
 
 Agents consume raw bytes; decoding, handling and settling happen in
 :class:`StreamProcessor`, publishing in :class:`OutboxRelay` on the group's leader.
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import faust
@@ -21,10 +22,14 @@ from faust.types import StreamT
 
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.processors.consumer import WorkerApp
+from conveyor.processors.delays import WaitingTier
 from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.outbox import OutboxRelay
-from conveyor.processors.records import NOT_BEFORE, Consumed
+from conveyor.processors.priorities import PriorityGate, Turns
+from conveyor.processors.records import Consumed
 from conveyor.processors.runner import StreamProcessor
+from conveyor.processors.schedules import Scheduler, leader_schedules
+from conveyor.processors.settling import finish
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder, register_value_schema
 from conveyor.store import JobStore
@@ -78,9 +83,10 @@ def build_worker(settings: Settings) -> Worker:
     )
     for processor in processors:
         stream = processor.context.stream
+        lanes = _lanes(processor)
         for tier, topic in enumerate(stream.consumed_topics):
             channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
-            agent = _agent(processor, workers.batch_size, workers.batch_seconds, delayed=tier > 0)
+            agent = _agent(processor, workers.batch_size, workers.batch_seconds, *lanes[topic])
             app.agent(channel, name=f"conveyor.{stream.name}.{tier}")(agent)
 
     relay = OutboxRelay(settings, store)
@@ -96,6 +102,9 @@ def build_worker(settings: Settings) -> Worker:
             await asyncio.sleep(workers.publish_interval_seconds)
 
     app.task(publish)
+    scheduler = Scheduler.build(settings, store, partial(register_value_schema, registry))
+    if scheduler is not None:
+        app.task(leader_schedules(app.is_leader, scheduler))
 
     return Worker(app, processors, relay, store)
 
@@ -113,16 +122,46 @@ def _processor(
     return StreamProcessor(context, handler, AvroDecoder(stream.avro_schema, registry), encoders)
 
 
+def _lanes(processor: StreamProcessor) -> dict[str, tuple[Turns | None, WaitingTier | None]]:
+    """Per topic of the stream: its level's turns, if it has levels; its tier, if it waits."""
+    stream = processor.context.stream
+    levels = PriorityGate(stream.priorities).turns if stream.priorities else []
+    lanes: dict[str, tuple[Turns | None, WaitingTier | None]] = {
+        topic: (levels[rank] if levels else None, None)
+        for rank, topic in enumerate(stream.level_topics)
+    }
+    lanes.update((topic, (None, WaitingTier(processor, None))) for topic in stream.retry_topics)
+    if stream.delays is not None:
+        holds = zip(stream.delay_topics, stream.delays.tiers, strict=True)
+        lanes.update((topic, (None, WaitingTier(processor, hold))) for topic, hold in holds)
+    return lanes
+
+
 def _agent(
-    processor: StreamProcessor, size: int, within: float, delayed: bool
+    processor: StreamProcessor,
+    size: int,
+    within: float,
+    turns: Turns | None,
+    tier: WaitingTier | None,
 ) -> Callable[[StreamT[bytes]], Awaitable[None]]:
     async def run(stream: StreamT[bytes]) -> None:
+        if turns is not None:
+            turns.watch(stream)
         # take_events is Stream's, not in the StreamT protocol.
         async for events in cast(Stream[bytes], stream).take_events(size, within=within):
             batch = [_consumed(event.message) for event in events]
-            if delayed:
-                await _until_due(batch)
-            await _finish(processor.process(batch))
+            if turns is not None:
+                turns.took(len(batch))
+            if tier is not None:
+                await tier.handle(batch)
+            elif turns is not None:
+                await finish(turns.run(batch, processor.process))
+            else:
+                await finish(processor.process(batch))
+            if turns is not None:
+                # After the batch, not before the next: a batch held while it waits
+                # would be acked unprocessed if the worker stopped meanwhile.
+                await turns.done()
 
     return run
 
@@ -140,33 +179,5 @@ def _consumed(message: Any) -> Consumed:
         message.key,
         message.value,
         list(headers or ()),
+        message.timestamp,
     )
-
-
-async def _until_due(batch: Sequence[Consumed]) -> None:
-    """A retry tier's records wait for their time; they arrive in that order."""
-    due = 0.0
-    for record in batch:
-        for name, value in record.headers:
-            if name == NOT_BEFORE and value is not None:
-                due = max(due, int(value) / 1000)
-    if (wait := due - time.time()) > 0:
-        await asyncio.sleep(wait)
-
-
-async def _finish(work: Awaitable[T]) -> T:
-    """Await ``work`` to its end even if this task is cancelled meanwhile (then re-raise).
-
-    Faust cancels agents on shutdown and acks the events of a ``take`` batch as the
-    generator closes; a half-settled batch would be acked, so it is finished first.
-    """
-    task = asyncio.ensure_future(work)
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-    return task.result()

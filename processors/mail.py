@@ -22,6 +22,7 @@ import logging
 import re
 import smtplib
 import ssl
+import threading
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -51,12 +52,16 @@ class Mailer:
     def __init__(self, settings: SmtpSettings) -> None:
         self._settings = settings
         self._client: smtplib.SMTP | None = None
+        # A stream's agents (its levels, retry and delay tiers) send at the same time, each
+        # from a thread; the connection carries one message at a time.
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        if self._client is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._client.quit()
-            self._client = None
+        with self._lock:
+            if self._client is not None:
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    self._client.quit()
+                self._client = None
 
     def send(
         self,
@@ -66,6 +71,15 @@ class Mailer:
     ) -> str:
         """Send ``message``; ``commit()`` marks the point of no return and answers False
         if another attempt already passed it. Returns the server's final reply."""
+        with self._lock:
+            return self._send(message, commit, uncommit)
+
+    def _send(
+        self,
+        message: EmailMessage,
+        commit: Callable[[], bool],
+        uncommit: Callable[[], None],
+    ) -> str:
         client = self._connect()
         try:
             self._expect(client.mail(self._settings.sender), "MAIL FROM")

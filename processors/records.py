@@ -7,7 +7,7 @@ Headers conveyor adds (all values UTF-8):
 - ``conveyor.original.topic|partition|offset``: where the event first landed;
 - ``conveyor.first.failure`` / ``conveyor.last.failure``: ISO 8601 times;
 - ``conveyor.error.type`` / ``conveyor.error.message``: the last failure;
-- ``conveyor.not.before``: on retry tiers, the earliest time (Unix ms) to try again;
+- ``conveyor.not.before``: on retry and delay tiers, the earliest time (Unix ms) to try;
 - ``conveyor.redriven.from``: on a dead letter sent back to its topic, the DLQ record's
   ``topic[partition]@offset``.
 """
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from conveyor.config.delays import NOT_BEFORE
 from conveyor.processors.handler import Event
 from conveyor.producers.identity import KafkaHeaders
 from conveyor.schemas.models import EVENT_ID_FIELD
@@ -30,11 +31,13 @@ __all__ = [
     "ERROR_TYPE",
     "FIRST_FAILURE",
     "LAST_FAILURE",
+    "NOT_BEFORE",
     "Consumed",
     "OutboxRecord",
     "event_from",
     "failure_headers",
     "header_text",
+    "moved_headers",
     "redriven_headers",
 ]
 
@@ -46,7 +49,6 @@ FIRST_FAILURE = "conveyor.first.failure"
 LAST_FAILURE = "conveyor.last.failure"
 ERROR_TYPE = "conveyor.error.type"
 ERROR_MESSAGE = "conveyor.error.message"
-NOT_BEFORE = "conveyor.not.before"
 REDRIVEN_FROM = "conveyor.redriven.from"
 # Pinned, so a Python upgrade with records still in the outbox reads them back.
 _MARSHAL_VERSION = 4
@@ -63,6 +65,7 @@ class Consumed:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, str | bytes | None]]
+    timestamp: float = 0.0  # Unix seconds: when it landed on its topic (delay tiers count from it)
 
 
 @dataclass(slots=True)
@@ -142,6 +145,19 @@ def failure_headers(
     if not_before is not None:
         ours.append((NOT_BEFORE, str(int(not_before.timestamp() * 1000)).encode()))
     return kept + ours
+
+
+def moved_headers(record: Consumed) -> KafkaHeaders:
+    """``record``'s headers for its move to another tier (or back onto its own), with
+    where it first landed, which stays its position (and identity, if it does not decode)."""
+    headers: KafkaHeaders = list(record.headers)
+    if not any(name == ORIGINAL_TOPIC for name, _ in headers):
+        headers += [
+            (ORIGINAL_TOPIC, record.topic.encode()),
+            (ORIGINAL_PARTITION, str(record.partition).encode()),
+            (ORIGINAL_OFFSET, str(record.offset).encode()),
+        ]
+    return headers
 
 
 def redriven_headers(headers: Sequence[tuple[str, bytes | None]], dead_letter: str) -> KafkaHeaders:

@@ -27,6 +27,7 @@ from conveyor.processors.records import (
     failure_headers,
     header_text,
 )
+from conveyor.processors.settling import until_done
 from conveyor.producers.identity import KafkaHeaders, child_traceparent, cloudevent_headers
 from conveyor.producers.retry import Backoff
 from conveyor.schemas.exceptions import DecodeError
@@ -84,26 +85,19 @@ class StreamProcessor:
 
     async def process(self, batch: Sequence[Consumed]) -> None:
         """Settle every record of ``batch``; returns only once they are all settled."""
-        tries = 0
-        while True:
-            try:
-                await self._process(batch)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                delay = _INFRA_BACKOFF.delay(min(tries, 6))
-                tries += 1
-                log.error(
-                    "batch not settled; trying again stream=%s records=%d first=%s "
-                    "retry_in=%.1fs error=%r",
-                    self._stream.name,
-                    len(batch),
-                    f"{batch[0].topic}[{batch[0].partition}]@{batch[0].offset}",
-                    delay,
-                    exc,
-                )
-                await asyncio.sleep(delay)
+
+        def complain(exc: Exception, delay: float) -> None:
+            log.error(
+                "batch not settled; trying again stream=%s records=%d first=%s "
+                "retry_in=%.1fs error=%r",
+                self._stream.name,
+                len(batch),
+                f"{batch[0].topic}[{batch[0].partition}]@{batch[0].offset}",
+                delay,
+                exc,
+            )
+
+        await until_done(lambda: self._process(batch), _INFRA_BACKOFF, complain)
 
     async def _process(self, batch: Sequence[Consumed]) -> None:
         outcomes: list[Outcome] = []

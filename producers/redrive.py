@@ -175,10 +175,13 @@ def _send(producer: Producer, stream: StreamDeclaration, plan: RedrivePlan) -> N
     at = datetime.now(UTC).isoformat(timespec="milliseconds")
     for letter in plan.chosen:
         event = letter.event
-        # By key, as the API wrote it: the same partition as before, if the count held.
+        # By key, as the API wrote it: the same partition as before, if the count held;
+        # back to its priority level, or to the default level from a delay tier (its
+        # time has passed).
+        level = event.topic if event.topic in stream.level_topics else stream.topic
         _produce(
             producer,
-            stream.topic,
+            level,
             event.key,
             event.raw,
             redriven_headers(list(event.headers.items()), letter.where),

@@ -1,12 +1,12 @@
 """The topics the stream declarations call for, and making the cluster have them.
 
-A stream has its input topic, one topic per output, a dead-letter topic with the
-ledger of its redrives and, when its ordering is relaxed, its retry tiers. Every topic
-of a stream but the ledger has as many partitions as its input unless declared
-otherwise, so a key keeps its partition number from input to output, and the stream's
-replication, ``min.insync.replicas`` and retention (an output may have its own). One
-more topic is conveyor's own: the workers' outbox relay records its progress there
-(see ``processors/outbox.py``).
+A stream has its input topic (one per priority level), one topic per output, a
+dead-letter topic with the ledger of its redrives, its delay tiers and, when its ordering
+is relaxed, its retry tiers. Every topic of a stream but the ledger has as many
+partitions as its input unless declared otherwise, so a key keeps its partition number
+from input to output, and the stream's replication, ``min.insync.replicas`` and
+retention (an output may have its own). One more topic is conveyor's own: the workers'
+outbox relay records its progress there (see ``processors/outbox.py``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
     specs = [TopicSpec(OUTBOX_TOPIC, 1, config={CLEANUP_POLICY: "delete"})]
     for stream in streams:
         retention = stream.retention_ms
-        specs.append(_spec(stream, stream.topic, retention))
+        specs += [_spec(stream, t, retention) for t in stream.level_topics]
         for output in stream.outputs.values():
             if output.compacted:
                 # A compacted output keeps each key's latest value, however old.
@@ -57,7 +57,7 @@ def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
             else:
                 own = retention if output.retention_ms is None else output.retention_ms
                 specs.append(_spec(stream, output.topic, own, output.partitions))
-        specs += [_spec(stream, t, retention) for t in stream.retry_topics]
+        specs += [_spec(stream, t, retention) for t in stream.retry_topics + stream.delay_topics]
         specs.append(_spec(stream, stream.dlq_topic, retention))
         # Small and kept for ever: one record per dead letter redriven (producers/redrive.py).
         specs.append(_spec(stream, stream.redriven_topic, None, 1, compacted=True))

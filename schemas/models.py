@@ -18,6 +18,8 @@ from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from conveyor.config import StreamDeclaration
+from conveyor.config.delays import NOT_BEFORE_FIELD
+from conveyor.config.priorities import PRIORITY_FIELD
 from conveyor.schemas.exceptions import UnsupportedSchemaError
 
 __all__ = ["EVENT_ID_FIELD", "EventId", "event_type", "json_schema"]
@@ -41,9 +43,31 @@ _STRICT = ConfigDict(extra="forbid", strict=True)
 
 
 def event_type(stream: StreamDeclaration) -> Any:
-    """The strict ``TypedDict`` of one event of ``stream``, named after its Avro record."""
+    """The strict ``TypedDict`` of one event of ``stream``, named after its Avro record,
+    with the optional routing fields its priorities and delays call for."""
     schema = stream.avro_schema
-    return _record(schema, top_level=True)
+    return _record(schema, top_level=True, routing=_routing_fields(stream))
+
+
+def _routing_fields(stream: StreamDeclaration) -> dict[str, Any]:
+    """Fields the API routes by and takes out of the event before encoding it."""
+    fields: dict[str, Any] = {}
+    if stream.priorities is not None:
+        levels = stream.priorities.levels
+        fields[PRIORITY_FIELD] = NotRequired[
+            Annotated[
+                Literal[levels],
+                Field(description=f"Priority level (default {stream.priorities.default!r})."),
+            ]
+        ]
+    if stream.delays is not None:
+        fields[NOT_BEFORE_FIELD] = NotRequired[
+            Annotated[
+                AwareDatetime,
+                Field(strict=False, description="Process no earlier than this time."),
+            ]
+        ]
+    return fields
 
 
 def json_schema(event: Any, ref_template: str) -> dict[str, Any]:
@@ -51,7 +75,9 @@ def json_schema(event: Any, ref_template: str) -> dict[str, Any]:
     return TypeAdapter(event).json_schema(ref_template=ref_template)
 
 
-def _record(schema: dict[str, Any], top_level: bool = False) -> Any:
+def _record(
+    schema: dict[str, Any], top_level: bool = False, routing: dict[str, Any] | None = None
+) -> Any:
     fields: dict[str, Any] = {}
     for field in schema["fields"]:
         extra: dict[str, Any] = {"description": field.get("doc")}
@@ -64,6 +90,7 @@ def _record(schema: dict[str, Any], top_level: bool = False) -> Any:
             fields[field["name"]] = NotRequired[Annotated[python_type, Field(**extra)]]
         else:
             fields[field["name"]] = Annotated[python_type, Field(**extra)]
+    fields.update(routing or {})
     record = TypedDict(schema["name"], fields)  # type: ignore[misc]
     record.__doc__ = schema.get("doc")
     return with_config(_STRICT)(record)

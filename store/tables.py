@@ -26,6 +26,7 @@ __all__ = [
     "metadata",
     "outbox",
     "revenue_per_minute",
+    "schedule_ticks",
     "store_identity",
     "upsert",
 ]
@@ -83,6 +84,15 @@ deliveries = Table(
     Column("event_id", String, primary_key=True),
     Column("message_id", String, nullable=False),
     Column("committed_at", DateTime(timezone=True), nullable=False),
+)
+
+# The last tick each schedule fired (or skipped), as ``<stream>/<name>``: the leader that
+# fires the next ticks moves it in the transaction that queues their events.
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column("schedule", String, primary_key=True),
+    Column("last_tick", BigInteger, nullable=False),  # Unix milliseconds
 )
 
 # The reference pipeline's tumbling one-minute windows of revenue.

@@ -105,18 +105,22 @@ def stack_settings(settings: Settings, tmp_path: Path) -> Callable[..., Settings
 def make_pipeline(
     stack_settings: Callable[..., Settings], tmp_path: Path
 ) -> Callable[..., AbstractContextManager[Pipeline]]:
-    """``with make_pipeline(workers=2, mail_handler=..., database_url=...) as p``: the API
-    in-process, worker processes and a mail server on loopback, on this test's own topics
-    and store (a fresh SQLite file unless ``database_url`` names another)."""
+    """``with make_pipeline(workers=2, mail_handler=..., database_url=..., orders={...}) as p``:
+    the API in-process, worker processes and a mail server on loopback, on this test's own
+    topics and store (a fresh SQLite file unless ``database_url`` names another); keyword
+    arguments named for a stream adjust its declaration."""
 
     @contextmanager
     def _make(
-        workers: int = 1, mail_handler: type[Mailbox] = Mailbox, database_url: str | None = None
+        workers: int = 1,
+        mail_handler: type[Mailbox] = Mailbox,
+        database_url: str | None = None,
+        **streams: dict[str, Any],
     ) -> Iterator[Pipeline]:
         mail = LocalMailServer(tmp_path / "mail", free_port_block(1), handler=mail_handler)
         mail.start()
         try:
-            base = stack_settings()
+            base = stack_settings(**streams)
             config = base.model_copy(
                 update={
                     "smtp": base.smtp.model_copy(update={"port": mail.port}),
