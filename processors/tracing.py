@@ -1,0 +1,84 @@
+"""The worker's spans of each event, made once its batch settled, from the times it recorded.
+
+Each event gets a ``process <topic>`` span, the child of the span its record's
+``traceparent`` names (the API's produce), so one trace follows the event from the
+POST through Kafka; below it ``handle <stream>`` (its handler, retries in place
+included) and ``settle <stream>`` (the result-store transaction, the sink write).
+A copy the ``event_id`` gate skipped gets its ``process`` span too, marked
+``duplicate``, so a replay shows where each copy went. Made after the fact, the spans
+cost the handling path nothing but the clock readings it takes anyway.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
+
+from conveyor.processors.handler import Event
+from conveyor.processors.records import header_text
+from conveyor.processors.runner import Outcome, SettledBatch
+from conveyor.store import JobStatus
+from conveyor.tracing import remote_parent
+
+__all__ = ["EventTracing"]
+
+
+class EventTracing:
+    def __init__(self, tracer: Tracer, group: str, database: str) -> None:
+        self._tracer = tracer
+        self._group = group
+        self._database = database  # db.system.name: sqlite, postgresql
+
+    def observe(self, batch: SettledBatch) -> None:
+        """Record the spans of one settled batch (a :class:`BatchObserver`)."""
+        for outcome in batch.outcomes:
+            moved = outcome.event.event_id in batch.moved
+            self._process(batch, outcome.event, outcome if moved else None)
+        for event_id, event in batch.events.items():
+            if event_id not in batch.fresh:
+                self._process(batch, event, None)
+
+    def _process(self, batch: SettledBatch, event: Event, outcome: Outcome | None) -> None:
+        """The event's spans; ``outcome`` None when its job had settled before."""
+        tracer = self._tracer
+        span = tracer.start_span(
+            f"process {event.topic}",
+            context=remote_parent(header_text(event.headers, "traceparent")),
+            kind=SpanKind.CONSUMER,
+            start_time=batch.began_ns,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": event.topic,
+                "messaging.destination.partition.id": str(event.partition),
+                "messaging.kafka.offset": event.offset,
+                "messaging.consumer.group.name": self._group,
+                "messaging.message.id": event.event_id,
+                "conveyor.stream": batch.stream,
+                "conveyor.attempts": outcome.attempts if outcome else event.attempts,
+                "conveyor.outcome": outcome.status.value if outcome else "duplicate",
+            },
+        )
+        if outcome is None:
+            span.end(batch.settle_began_ns)
+            return
+        inside = set_span_in_context(span)
+        if outcome.ended_ns:
+            handle = tracer.start_span(
+                f"handle {batch.stream}", context=inside, start_time=outcome.began_ns
+            )
+            handle.end(outcome.ended_ns)
+        settle = tracer.start_span(
+            f"settle {batch.stream}",
+            context=inside,
+            kind=SpanKind.CLIENT,
+            start_time=batch.settle_began_ns,
+            attributes={
+                "db.system.name": self._database,
+                "conveyor.batch.events": len(batch.moved),
+            },
+        )
+        settle.end(batch.settled_ns)
+        if outcome.status in (JobStatus.DEAD_LETTERED, JobStatus.FAILED):
+            error = outcome.error
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.end(batch.settled_ns)
