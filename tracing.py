@@ -22,12 +22,12 @@ from conveyor.config import TelemetrySettings
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
-__all__ = ["remote_parent", "traceparent", "tracer_provider"]
+__all__ = ["remote_parent", "traceparent", "tracer_provider_from"]
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
-def tracer_provider(settings: TelemetrySettings, service: str) -> TracerProvider | None:
+def tracer_provider_from(settings: TelemetrySettings, service: str) -> TracerProvider | None:
     """The provider exporting ``service``'s spans as configured, or None when tracing is off.
 
     A provider of its own rather than OpenTelemetry's global one: an API and a test's

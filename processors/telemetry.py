@@ -24,7 +24,7 @@ from conveyor.processors.exceptions import ProcessorError
 from conveyor.processors.metrics import WorkerMetrics
 from conveyor.processors.runner import BatchObserver
 from conveyor.processors.tracing import EventTracing
-from conveyor.tracing import tracer_provider
+from conveyor.tracing import tracer_provider_from
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -50,7 +50,7 @@ class WorkerTelemetry:
         metrics = WorkerMetrics()
         workers = settings.workers
         server = _serve(metrics.registry, workers.metrics_host, workers.metrics_port)
-        provider = tracer_provider(settings.telemetry, "conveyor-worker")
+        provider = tracer_provider_from(settings.telemetry, "conveyor-worker")
         telemetry = cls(settings, database, metrics, server, provider)
         log.info("worker metrics url=%s", telemetry.metrics_url)
         return telemetry
