@@ -96,9 +96,7 @@ def _worker_spans(
     spans: list[ReceivedSpan], event_id: str
 ) -> tuple[ReceivedSpan, ReceivedSpan, ReceivedSpan] | None:
     """The worker's process, handle and settle spans of ``event_id``, once all arrived."""
-    process = next(
-        (s for s in spans if s.attributes.get("messaging.message.id") == event_id), None
-    )
+    process = next((s for s in spans if s.attributes.get("messaging.message.id") == event_id), None)
     if process is None:
         return None
     children = {s.name.split()[0]: s for s in spans if s.parent_id == process.span_id}
