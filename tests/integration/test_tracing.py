@@ -26,6 +26,7 @@ CALLER_SPAN = "00f067aa0ba902b7"
 def _ids(span: ReadableSpan) -> tuple[str, str, str]:
     """(trace id, span id, parent span id) in hex, as a traceparent writes them."""
     context, parent = span.get_span_context(), span.parent
+    assert context is not None
     return (
         format_trace_id(context.trace_id),
         format_span_id(context.span_id),
