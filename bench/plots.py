@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from conveyor.bench.report import Samples
 
@@ -75,7 +75,7 @@ def plot_throughput(figures: dict[str, dict[str, Any]], path: Path) -> None:
 def plot_latency(samples: Samples, rate: int, path: Path) -> None:
     """Each latency as a distribution: the share of requests at most x ms (log x), with
     its p50 and p99 marked, conveyor's end to end beside the raw loop's."""
-    figure = Figure(figsize=(12, 4.2), layout="constrained")
+    figure = Figure(figsize=(12, 5), layout="constrained")
     FigureCanvasAgg(figure)
     end_to_end, api = figure.subplots(1, 2)
     _cdf(end_to_end, samples["e2e"], "conveyor (API, Kafka, worker, outbox)", _CONVEYOR)
@@ -100,13 +100,18 @@ def _cdf(ax: Axes, seconds: list[float], label: str, colour: str) -> None:
         where="post",
         color=colour,
         linewidth=2,
-        label=f"{label}: p50 {p50:,.1f} ms, p99 {p99:,.1f} ms",
+        label=f"{label}\np50 {p50:,.1f} ms, p99 {p99:,.1f} ms",
     )
     ax.axvline(p50, color=colour, linestyle="--", linewidth=1)
     ax.axvline(p99, color=colour, linestyle=":", linewidth=1)
     ax.set_xscale("log")
+    # Ticks at 1, 2 and 5 of each decade, written as plain milliseconds.
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("latency, ms (log scale)")
     ax.set_ylabel("% of requests at most this long")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right", fontsize="small")
+    # Below the axes: inside, it would cover the curves it names.
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.16), fontsize="small", frameon=False)
