@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from conveyor.bench.report import Samples
 
@@ -65,6 +65,7 @@ def plot_throughput(figures: dict[str, dict[str, Any]], path: Path) -> None:
         ax.invert_yaxis()  # conveyor on top
         ax.set_xlim(0, max(values) * 1.3)  # room for the labels
         ax.set_xlabel(unit)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # more would run into each other
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
         ax.set_title(f"{title}\nconveyor = {f[ratio]:.2f} x raw", fontsize="medium")
         ax.grid(axis="x", alpha=0.3)

@@ -37,6 +37,8 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        # What else the machine was doing as the run began (other work moves the figures).
+        "load_average": round(os.getloadavg()[0], 1),
     }
 
 

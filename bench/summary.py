@@ -55,8 +55,8 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         f"in {result.seconds / 60:.1f} minutes: {m['cpus']} cores ({m['cpu']}), "
         f"{m['memory_gib']} GiB, {m['platform']}, Python {m['python']}, {m['kafka']}; the "
         "broker, the registry, the load generators and the processes measured all on this "
-        "machine. Ratios are conveyor over its raw baseline: for throughput higher is "
-        "better, for latency lower.",
+        f"machine, whose load average was {m['load_average']} as the run began. Ratios are "
+        "conveyor over its raw baseline: for throughput higher is better, for latency lower.",
         "",
         format_markdown_table(rows, "llrrr"),
         "",

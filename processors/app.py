@@ -60,8 +60,9 @@ def build_worker(settings: Settings) -> Worker:
     store.create_schema()
     registry = registry_client(settings.schema_registry)
     telemetry = WorkerTelemetry.start(settings, store.engine.dialect.name)
+    observers = telemetry.observers()
     processors = [
-        _processor(settings, stream, store, registry, telemetry.observers())
+        _processor(settings, stream, store, registry, observers)
         for stream in settings.streams.values()
         if stream.handler
     ]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from confluent_kafka.admin import AdminClient
+from faust.types import TP
 from prometheus_client import CollectorRegistry, start_http_server
 
 from conveyor.config import Settings
@@ -68,7 +69,9 @@ class WorkerTelemetry:
             observers.append(EventTracing(tracer, group, self.database).observe)
         return observers
 
-    async def sample_lag(self, assignment: Any, topics: Iterable[str]) -> None:
+    async def sample_lag(
+        self, assignment: Callable[[], Iterable[TP]], topics: Iterable[str]
+    ) -> None:
         """Measure the lag of the partitions ``assignment()`` holds, every
         ``workers.lag_interval_seconds``, until cancelled; a failed measurement shows no lag
         rather than an old one."""
