@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,8 +38,12 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
         mode="json", by_alias=True, include={"streams", "api", "workers", "smtp", "telemetry"}
     )
     config.write_text(yaml.safe_dump(sections, sort_keys=False))
+    # The YAML shows secrets masked; the collector's key rides in the child's environment.
+    headers = settings.telemetry.otlp_headers
+    secrets = {k: v.get_secret_value() for k, v in headers.items()}
     return {
         **os.environ,
+        **({"CONVEYOR_TELEMETRY__OTLP_HEADERS": json.dumps(secrets)} if secrets else {}),
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
         "CONVEYOR_CONFIG": str(config),
