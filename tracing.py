@@ -45,9 +45,13 @@ def tracer_provider_from(settings: TelemetrySettings, service: str) -> TracerPro
     from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased  # noqa: PLC0415
 
+    # The share is drawn from the trace id, also under a sampled remote parent (the
+    # worker's spans always have one, in the record's traceparent): the API and every
+    # worker with the same ratio keep the same traces, whole.
+    share = TraceIdRatioBased(settings.sample_ratio)
     provider = TracerProvider(
         resource=Resource.create({"service.name": service, "service.version": __version__}),
-        sampler=ParentBased(TraceIdRatioBased(settings.sample_ratio)),
+        sampler=ParentBased(root=share, remote_parent_sampled=share),
     )
     exporter = OTLPSpanExporter(
         endpoint=settings.otlp_endpoint.rstrip("/") + "/v1/traces",

@@ -24,5 +24,6 @@ class TelemetrySettings(BaseModel):
     otlp_endpoint: str | None = None
     # Sent with every export, e.g. a hosted collector's API key.
     otlp_headers: dict[str, SecretStr] = Field(default_factory=dict)
-    # The share of new traces recorded; a trace the caller started keeps the caller's choice.
+    # The share of traces recorded, chosen by trace id, so that the API and the workers keep
+    # the same ones (a trace whose caller did not sample it is not recorded either).
     sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
