@@ -84,7 +84,8 @@ def test_an_event_is_one_trace_from_the_callers_post_to_the_workers_result_store
     assert request.attributes is not None
     assert request.attributes["http.response.status_code"] == 202
     assert process.service == "conveyor-worker"
-    assert process.attributes["conveyor.outcome"] == "succeeded"
+    assert process.attributes["conveyor.job.status"] == "succeeded"
+    assert process.attributes["conveyor.duplicate"] is False
     assert process.attributes["messaging.destination.name"] == orders.topic
     assert process.attributes["conveyor.handler.seconds"] > 0
     assert settle.name == f"settle {orders.name}"
