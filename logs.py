@@ -1,24 +1,52 @@
 """Logging set-up, called once by each entry point (CLI, API, worker), never by a library module.
 
-One event per line: ``time level logger message``, where messages are written as
-``event key=value ...`` so they can be grepped and parsed alike.
+One event per line. As text: ``time level logger message``, where messages are written
+as ``event key=value ...`` so they can be grepped and parsed alike. As JSON: one object
+a line with ``time``, ``level``, ``logger`` and ``message``, plus every field the call
+passed in ``extra`` (lines about an event carry ``event_id``, ``trace_id``, ``topic``,
+``partition`` and ``offset``), for log stores that index fields.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from datetime import UTC, datetime
+from typing import Literal
 
-__all__ = ["configure_logging"]
+__all__ = ["LogFormat", "configure_logging"]
+
+LogFormat = Literal["text", "json"]
+
+# What every LogRecord has; anything else on a record came from a call's ``extra``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
-def configure_logging(verbosity: int = 0) -> None:
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update((k, v) for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(verbosity: int = 0, log_format: LogFormat = "text") -> None:
     """WARNING by default, INFO with ``-v``, DEBUG with ``-vv``; to stderr."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S")
-    )
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from opentelemetry.trace import TracerProvider
 
 from conveyor import __version__
 from conveyor.api.errors import ApiError
@@ -25,6 +26,7 @@ from conveyor.api.routes_events import add_event_routes, event_path, event_paths
 from conveyor.api.routes_health import health_router
 from conveyor.api.routes_jobs import jobs_router
 from conveyor.api.state import AppState, Running
+from conveyor.api.tracing import ApiTracing
 from conveyor.config import ApiSettings, Settings
 from conveyor.heap import freeze_startup_objects
 from conveyor.producers.async_producer import AsyncProducer
@@ -34,6 +36,7 @@ from conveyor.schemas import registry_client
 from conveyor.schemas.models import json_schema
 from conveyor.schemas.serde import AvroEncoder, register_value_schema
 from conveyor.store import JobStore
+from conveyor.tracing import tracer_provider_from
 
 __all__ = ["check_bind", "create_app"]
 
@@ -56,15 +59,26 @@ def check_bind(api: ApiSettings) -> None:
         )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The API for ``settings``; it connects to nothing until its lifespan starts."""
-    state = AppState.from_settings(settings)
+def create_app(settings: Settings, tracer_provider: TracerProvider | None = None) -> FastAPI:
+    """The API for ``settings``; it connects to nothing until its lifespan starts.
+
+    Its spans go to ``tracer_provider`` if given (a test's in-memory exporter), else where
+    ``settings.telemetry`` says, if anywhere.
+    """
+    owned = None if tracer_provider else tracer_provider_from(settings.telemetry, "conveyor-api")
+    provider = tracer_provider or owned
+    tracing = ApiTracing(provider.get_tracer("conveyor.api")) if provider else None
+    state = AppState.from_settings(settings, tracing)
     store = JobStore(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _running_parts(state, store):
-            yield
+        try:
+            async with _running_parts(state, store):
+                yield
+        finally:
+            if owned is not None:
+                await asyncio.to_thread(owned.shutdown)  # exports the spans still queued
 
     app = FastAPI(
         title="conveyor ingest API",
@@ -117,6 +131,7 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
                 monitor=monitor,
                 jobs=jobs,
                 metrics=state.metrics,
+                tracing=state.tracing,
             )
             state.running = Running(ingestor, producer, monitor, jobs)
             freeze_startup_objects()

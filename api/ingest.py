@@ -10,6 +10,7 @@ deduplicates on it.
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,6 +24,7 @@ from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
 from conveyor.api.monitor import Monitor
 from conveyor.api.routing import NOT_BEFORE_HEADER, PRIORITY_HEADER, EventRouter, send_routed
+from conveyor.api.tracing import ApiTracing
 from conveyor.config import StreamDeclaration
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
 from conveyor.producers.identity import child_traceparent, cloudevent_headers, uuid7
@@ -72,12 +74,14 @@ class Ingestor:
         monitor: Monitor,
         jobs: JobWriter,
         metrics: ApiMetrics,
+        tracing: ApiTracing | None = None,
     ) -> None:
         self._encoders = encoders
         self._producer = producer
         self._monitor = monitor
         self._jobs = jobs
         self._metrics = metrics
+        self._tracing = tracing
         # Labelled once here, not looked up again by every request.
         self._produce_seconds = {s: metrics.produce_seconds.labels(s) for s in encoders}
         self._accepted_events = {s: metrics.accepted_events.labels(s) for s in encoders}
@@ -94,21 +98,21 @@ class Ingestor:
             events, headers.get(PRIORITY_HEADER), headers.get(NOT_BEFORE_HEADER), now.timestamp()
         )
         headers_of = cloudevent_headers(ingest.ce_source, ingest.ce_type, now)
-        traceparent = child_traceparent(headers.get("traceparent"))
         encode = self._encoders[name].encode
         key_field = ingest.stream.key
         records: list[Outgoing] = []
-        for event, event_id in zip(events, ids, strict=True):
-            event[EVENT_ID_FIELD] = event_id
-            records.append(
-                (event[key_field].encode(), encode(event), headers_of(event_id, traceparent))
-            )
-        began = time.perf_counter()
-        if routes is None:
-            results = await self._producer.send_all(ingest.stream.topic, records)
-        else:
-            results = await send_routed(self._producer, records, routes)
-        self._produce_seconds[name].observe(time.perf_counter() - began)
+        with self._publishing(ingest.stream.topic, len(events), headers) as traceparent:
+            for event, event_id in zip(events, ids, strict=True):
+                event[EVENT_ID_FIELD] = event_id
+                records.append(
+                    (event[key_field].encode(), encode(event), headers_of(event_id, traceparent))
+                )
+            began = time.perf_counter()
+            if routes is None:
+                results = await self._producer.send_all(ingest.stream.topic, records)
+            else:
+                results = await send_routed(self._producer, records, routes)
+            self._produce_seconds[name].observe(time.perf_counter() - began)
         # One pass over the results: this runs for every event of every batch.
         receipts: list[dict[str, Any]] = []
         queued: list[JobRecord] = []
@@ -151,6 +155,13 @@ class Ingestor:
                 reason="delivery",
             )
         return receipts
+
+    def _publishing(self, topic: str, count: int, headers: Headers) -> AbstractContextManager[str]:
+        """The ``traceparent`` of a request's records: its produce span's when tracing,
+        else a child of the caller's trace (or a new one)."""
+        if self._tracing is not None:
+            return self._tracing.publish(topic, count)
+        return nullcontext(child_traceparent(headers.get("traceparent")))
 
     def _refuse_if_overloaded(self, stream: str, count: int) -> None:
         if not self._producer.has_room_for(count):

@@ -62,7 +62,18 @@ def _handler(state: AppState, ingest: StreamIngest) -> Endpoint:
         content: Any = {"events": receipts} if parsed.batch else receipts[0]
         return Response(to_json(content), status_code=202, media_type="application/json")
 
-    return post_events
+    tracing = state.tracing
+    if tracing is None:
+        return post_events
+    route = event_path(ingest.stream.name)
+
+    async def traced_post_events(request: Request) -> Response:
+        with tracing.request(request, route, ingest.stream.name) as span:
+            response = await post_events(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    return traced_post_events
 
 
 def event_paths(state: AppState) -> dict[str, Any]:

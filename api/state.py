@@ -11,6 +11,7 @@ from conveyor.api.ingest import Ingestor, StreamIngest
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
 from conveyor.api.monitor import Monitor
+from conveyor.api.tracing import ApiTracing
 from conveyor.config import Settings
 from conveyor.producers.async_producer import AsyncProducer
 from conveyor.schemas.models import event_type
@@ -34,16 +35,17 @@ class AppState:
     streams: dict[str, StreamIngest]
     auth: Authenticator
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    tracing: ApiTracing | None = None  # None: tracing is off
     running: Running | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AppState:
+    def from_settings(cls, settings: Settings, tracing: ApiTracing | None = None) -> AppState:
         streams = {}
         for name, stream in settings.streams.items():
             event = event_type(stream)
             reader = EventReader(event, settings.api.max_batch_items)
             streams[name] = StreamIngest(stream, event, reader)
-        return cls(settings, streams, Authenticator(settings.api.keys))
+        return cls(settings, streams, Authenticator(settings.api.keys), tracing=tracing)
 
     def parts(self) -> Running:
         if self.running is None:

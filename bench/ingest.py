@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.bench.loadgen import LoadResult, http_post, run_load
-from conveyor.bench.report import percentiles
+from conveyor.bench.report import Samples, percentiles
 from conveyor.bench.services import api_process, bench_settings, bench_stream
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.producers.direct import DirectProducer
@@ -45,7 +45,10 @@ class IngestPlan:
         self.concurrency = concurrency
 
 
-def bench_ingest(settings: Settings, plan: IngestPlan, note: Note) -> dict[str, Any]:
+def bench_ingest(
+    settings: Settings, plan: IngestPlan, note: Note
+) -> tuple[dict[str, Any], Samples]:
+    """The figures, and the single-event requests' latencies (``api_single``)."""
     raw_stream = bench_stream(settings, "orders", "raw")
     api_stream = bench_stream(settings, "orders", "api")
     records = sample_orders(plan.events, datetime.now(UTC), seed=3)
@@ -91,7 +94,7 @@ def bench_ingest(settings: Settings, plan: IngestPlan, note: Note) -> dict[str, 
 
     raw_rate, batch_rate = statistics.median(raw_rates), statistics.median(batch_rates)
     p50, p99 = percentiles(single.latencies)
-    return {
+    figures = {
         "raw_producer_events_per_s": round(raw_rate),
         "api_batch_events_per_s": round(batch_rate),
         "api_batch_size": plan.batch_size,
@@ -105,6 +108,7 @@ def bench_ingest(settings: Settings, plan: IngestPlan, note: Note) -> dict[str, 
         "raw_producer_rounds": [round(r) for r in raw_rates],
         "api_batch_rounds": [round(r) for r in batch_rates],
     }
+    return figures, {"api_single": single.latencies}
 
 
 def _raw_producer(

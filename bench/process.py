@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import create_engine, func, select
 
 from conveyor.bench.loadgen import http_post, run_load
-from conveyor.bench.report import percentiles
+from conveyor.bench.report import Samples, percentiles
 from conveyor.bench.services import api_process, bench_settings, bench_stream, worker_process
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.monitoring.groups import has_stable_members
@@ -56,7 +56,11 @@ class ProcessPlan:
         self.seconds = seconds
 
 
-def bench_process(settings: Settings, plan: ProcessPlan, note: Note) -> dict[str, Any]:
+def bench_process(
+    settings: Settings, plan: ProcessPlan, note: Note
+) -> tuple[dict[str, Any], Samples]:
+    """The figures, and the end-to-end latencies of conveyor (``e2e``) and the raw loop
+    (``raw_e2e``)."""
     # A broker and registry just started by the bench are still compiling their hot
     # paths: a first, unmeasured round of each loop keeps that out of both figures.
     warmup = sample_orders(plan.events // 5, datetime.now(UTC), seed=10)
@@ -72,10 +76,12 @@ def bench_process(settings: Settings, plan: ProcessPlan, note: Note) -> dict[str
 
     paced = sample_orders(plan.rate * plan.seconds, datetime.now(UTC), seed=12)
     note(f"end-to-end latency at {plan.rate:,}/s for {plan.seconds} s: raw loop")
-    raw_p50, raw_p99 = percentiles(_raw_latencies(settings, paced, plan.rate))
+    raw_latencies = _raw_latencies(settings, paced, plan.rate)
     note(f"end-to-end latency at {plan.rate:,}/s for {plan.seconds} s: API and worker")
-    p50, p99 = percentiles(_conveyor_latencies(settings, paced, plan.rate))
-    return {
+    latencies = _conveyor_latencies(settings, paced, plan.rate)
+    raw_p50, raw_p99 = percentiles(raw_latencies)
+    p50, p99 = percentiles(latencies)
+    figures = {
         "events": plan.events,
         "worker_events_per_s": round(worker_rate),
         "raw_loop_events_per_s": round(raw_rate),
@@ -87,6 +93,7 @@ def bench_process(settings: Settings, plan: ProcessPlan, note: Note) -> dict[str
         "raw_e2e_p50_ms": round(raw_p50 * 1000, 1),
         "raw_e2e_p99_ms": round(raw_p99 * 1000, 1),
     }
+    return figures, {"e2e": latencies, "raw_e2e": raw_latencies}
 
 
 def _raw_throughput(settings: Settings, orders: list[dict[str, Any]]) -> float:

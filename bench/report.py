@@ -9,17 +9,49 @@ from typing import Any
 
 from conveyor.text_table import format_table
 
-__all__ = ["ingest_table", "machine", "percentiles", "process_table", "replay_table"]
+__all__ = [
+    "Row",
+    "Samples",
+    "ingest_rows",
+    "ingest_table",
+    "latency_rows",
+    "machine",
+    "percentiles",
+    "process_table",
+    "replay_rows",
+    "replay_table",
+    "throughput_rows",
+]
+
+# Latencies in seconds by what was measured, for the distributions `bench all` draws.
+Samples = dict[str, list[float]]
+# A figure: its name, conveyor's value, the raw baseline's and their ratio, as text.
+Row = tuple[str, str, str, str]
 
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     return {
         "cpus": os.cpu_count(),
+        "cpu": _cpu_model(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
+        # What else the machine was doing as the run began (other work moves the figures).
+        "load_average": round(os.getloadavg()[0], 1),
     }
+
+
+def _cpu_model() -> str:
+    """The processor's name (Linux reports it in /proc/cpuinfo; elsewhere what Python says)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -29,9 +61,20 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def ingest_table(figures: dict[str, Any]) -> str:
-    f = figures
-    return _table(
-        ("figure", "conveyor API", "raw producer", "ratio"),
+    return _table(("figure", "conveyor API", "raw producer", "ratio"), ingest_rows(figures))
+
+
+def process_table(figures: dict[str, Any]) -> str:
+    rows = throughput_rows(figures) + latency_rows(figures)
+    return _table(("figure", "conveyor", "raw loop", "ratio"), rows)
+
+
+def replay_table(figures: dict[str, Any]) -> str:
+    return _table(("figure", "conveyor", "raw loop", "ratio"), replay_rows(figures))
+
+
+def ingest_rows(f: dict[str, Any]) -> list[Row]:
+    return [
         (
             "batch ingest, events/s",
             f"{f['api_batch_events_per_s']:,}",
@@ -50,38 +93,36 @@ def ingest_table(figures: dict[str, Any]) -> str:
             "-",
             "-",
         ),
-    )
+    ]
 
 
-def process_table(figures: dict[str, Any]) -> str:
-    f = figures
-    return _table(
-        ("figure", "conveyor", "raw loop", "ratio"),
+def throughput_rows(f: dict[str, Any]) -> list[Row]:
+    """One worker's throughput (``bench process``'s first figure)."""
+    return [
         (
             "one worker process, events/s",
             f"{f['worker_events_per_s']:,}",
             f"{f['raw_loop_events_per_s']:,}",
             f"{f['process_ratio']:.2f}",
-        ),
-        (
-            f"end-to-end p50 at {f['latency_rate_per_s']:,}/s, ms",
-            f"{f['e2e_p50_ms']}",
-            f"{f['raw_e2e_p50_ms']}",
-            f"{f['e2e_p50_ms'] / f['raw_e2e_p50_ms']:.1f}x",
-        ),
-        (
-            f"end-to-end p99 at {f['latency_rate_per_s']:,}/s, ms",
-            f"{f['e2e_p99_ms']}",
-            f"{f['raw_e2e_p99_ms']}",
-            f"{f['e2e_p99_ms'] / f['raw_e2e_p99_ms']:.1f}x",
-        ),
-    )
+        )
+    ]
 
 
-def replay_table(figures: dict[str, Any]) -> str:
-    f = figures
-    return _table(
-        ("figure", "conveyor", "raw loop", "ratio"),
+def latency_rows(f: dict[str, Any]) -> list[Row]:
+    """End-to-end latency at a steady rate (``bench process``'s last figures)."""
+    return [
+        (
+            f"end-to-end {name} at {f['latency_rate_per_s']:,}/s, ms",
+            f"{f[f'e2e_{name}_ms']}",
+            f"{f[f'raw_e2e_{name}_ms']}",
+            f"{f[f'e2e_{name}_ms'] / f[f'raw_e2e_{name}_ms']:.1f}x",
+        )
+        for name in ("p50", "p99")
+    ]
+
+
+def replay_rows(f: dict[str, Any]) -> list[Row]:
+    return [
         (
             f"re-publish {f['records']:,} records, records/s",
             f"{f['conveyor_records_per_s']:,}",
@@ -94,8 +135,8 @@ def replay_table(figures: dict[str, Any]) -> str:
             f"{f['raw_seconds']}",
             "-",
         ),
-    )
+    ]
 
 
-def _table(*rows: tuple[str, str, str, str]) -> str:
-    return format_table(rows, align="lrrr")
+def _table(header: Row, rows: list[Row]) -> str:
+    return format_table([header, *rows], align="lrrr")

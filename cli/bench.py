@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,9 +16,12 @@ from conveyor.bench.ingest import IngestPlan, bench_ingest
 from conveyor.bench.process import ProcessPlan, bench_process
 from conveyor.bench.replay import bench_replay
 from conveyor.bench.report import ingest_table, machine, process_table, replay_table
-from conveyor.cli.options import note, settings
+from conveyor.bench.suite import SuitePlan, SuiteResult, run_suite
+from conveyor.bench.summary import document, markdown, rewrite_readme
+from conveyor.cli.options import echo_json, note, settings
 from conveyor.cli.progress import progress
 from conveyor.config import Settings
+from conveyor.infra.kafka import kafka_version
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.stack import local_stack
@@ -49,7 +53,7 @@ def ingest(
     """API batch and single-event ingest beside the bare confluent-kafka producer."""
     plan = IngestPlan(events, batch_size, single_requests, concurrency)
     with _stack() as running:
-        figures = bench_ingest(running, plan, note)
+        figures, _ = bench_ingest(running, plan, note)
     _report("ingest", figures, ingest_table, as_json)
 
 
@@ -74,7 +78,7 @@ def process(events: int, rate: int, seconds: int, as_json: bool) -> None:
     """One worker process beside a raw confluent-kafka consume-transform-produce loop,
     and end-to-end latency from POST to the output topic."""
     with _stack() as running:
-        figures = bench_process(running, ProcessPlan(events, rate, seconds), note)
+        figures, _ = bench_process(running, ProcessPlan(events, rate, seconds), note)
     _report("process", figures, process_table, as_json)
 
 
@@ -88,6 +92,88 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
     with _stack() as running:
         figures = bench_replay(running, records, note, progress, rounds)
     _report("replay", figures, replay_table, as_json)
+
+
+@bench.command("all")
+@click.option(
+    "--scale",
+    type=click.FloatRange(0.01, 100),
+    default=1.0,
+    show_default=True,
+    help="Sizes relative to the default (a few minutes on two cores); 5 for steadier figures.",
+)
+@click.option(
+    "--rate", type=click.IntRange(10), default=1_000, show_default=True, help="End-to-end events/s."
+)
+@click.option("--rounds", type=click.IntRange(1, 9), default=3, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bench-results"),
+    show_default=True,
+    help="Where bench.json, bench.md, throughput.png and latency.png go.",
+)
+@click.option(
+    "--readme",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Rewrite this README's bench-all section with the report.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON document instead.")
+def all_(
+    *, scale: float, rate: int, rounds: int, out: Path, readme: Path | None, as_json: bool
+) -> None:
+    """Every benchmark (ingest, processing, end to end, replay) beside its raw baseline,
+    in one run: a JSON document, a Markdown table and PNG plots in --out."""
+    # Imported here: matplotlib takes a good part of a second to load, which only the
+    # commands that draw should pay.
+    from conveyor.bench.plots import plot_latency, plot_throughput  # noqa: PLC0415
+
+    plan = SuitePlan(scale, rate, rounds)
+    with _stack() as running:
+        result = run_suite(running, plan, _machine(running), note, progress)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"table": "bench.md", "throughput": "throughput.png", "latency": "latency.png"}
+    plot_throughput(result.figures, out / files["throughput"])
+    plot_latency(result.samples, rate, out / files["latency"])
+    images = {
+        "Throughput beside the raw baselines": files["throughput"],
+        "Latency distributions": files["latency"],
+    }
+    (out / files["table"]).write_text(markdown(result, images))
+    report = document(result, plan, files)
+    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    if readme is not None:
+        relative = {alt: os.path.relpath(out / name, readme.parent) for alt, name in images.items()}
+        rewrite_readme(readme, markdown(result, relative))
+        note(f"rewrote the benchmark section of {readme}")
+    note(f"wrote bench.json, bench.md, throughput.png and latency.png to {out}")
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(_tables(result))
+
+
+def _machine(running: Settings) -> dict[str, object]:
+    """:func:`machine`, and which Kafka: the bench's own (a known version) or one configured."""
+    started = "bootstrap_servers" not in settings().kafka.model_fields_set
+    kafka = (
+        f"Apache Kafka {kafka_version()} (one KRaft node)"
+        if started
+        else f"the Kafka cluster at {running.kafka.bootstrap_servers}"
+    )
+    return {**machine(), "kafka": kafka}
+
+
+def _tables(result: SuiteResult) -> str:
+    f = result.figures
+    return "\n\n".join(
+        [
+            ingest_table(f["ingest"]),
+            process_table({**f["process"], **f["end_to_end"]}),
+            replay_table(f["replay"]),
+        ]
+    )
 
 
 @contextmanager

@@ -23,8 +23,10 @@ from conveyor.cli.tail import tail
 from conveyor.cli.topics import topics
 from conveyor.cli.up import up
 from conveyor.cli.worker import worker
+from conveyor.config import load_settings
+from conveyor.config.exceptions import ConfigError
 from conveyor.exceptions import ConveyorError
-from conveyor.logs import configure_logging
+from conveyor.logs import LogFormat, configure_logging
 
 __all__ = ["main"]
 
@@ -41,10 +43,23 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    help="Log lines as text or JSON objects (default: settings telemetry.log_format, text).",
+)
 @click.version_option(__version__, prog_name="conveyor")
-def main(verbose: int) -> None:
+def main(verbose: int, log_format: LogFormat | None) -> None:
     """conveyor: a Web-Queue-Worker system on Apache Kafka."""
-    configure_logging(verbose)
+    configure_logging(verbose, log_format or _configured_log_format())
+
+
+def _configured_log_format() -> LogFormat:
+    try:
+        return load_settings().telemetry.log_format
+    except ConfigError:
+        return "text"  # the command reports the broken settings itself, in one line
 
 
 main.add_command(broker)

@@ -21,6 +21,7 @@ def worker() -> None:
     built = build_worker(config)
     streams = ", ".join(p.context.stream.name for p in built.processors) or "none"
     note(f"worker of group {config.workers.group_id} processing: {streams}")
+    note(f"worker metrics at {built.telemetry.metrics_url}")
     # Faust installs its own SIGINT/SIGTERM handlers: it stops the agents (each one
     # finishes the batch it holds), commits offsets and closes the consumer.
     try:

@@ -8,6 +8,7 @@ from conveyor.config.settings import (
     RegistrySettings,
     Settings,
     SmtpSettings,
+    TelemetrySettings,
     WorkerSettings,
     load_settings,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "StreamDeclaration",
+    "TelemetrySettings",
     "WorkerSettings",
     "load_settings",
     "load_streams",

@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from conveyor.config.exceptions import ConfigError
 from conveyor.config.streams import StreamDeclaration, load_streams, parse_stream
+from conveyor.config.telemetry import TelemetrySettings
 
 __all__ = [
     "ApiKey",
@@ -31,6 +32,7 @@ __all__ = [
     "RegistrySettings",
     "Settings",
     "SmtpSettings",
+    "TelemetrySettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -139,6 +141,12 @@ class WorkerSettings(BaseModel):
     # stops fetching a partition whose buffer is 80 % full and fetches again at 40 %: with
     # its default of 4,096 the agent of `bench process` waited for records more than it worked.
     buffer_size: int = Field(default=20_000, gt=0)
+    # Where each worker serves /metrics. A port another process holds (a second worker on
+    # this host) falls back to a free one, logged; 0 always takes a free one.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9400, ge=0, lt=65536)
+    # How often each worker measures its partitions' consumer lag for /metrics.
+    lag_interval_seconds: float = Field(default=2.0, gt=0)
     # A SIGKILLed worker's partitions move to the others after this long without a
     # heartbeat; Kafka's 45 s default is long for a queue people are waiting on.
     session_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -186,6 +194,7 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     workers: WorkerSettings = WorkerSettings()
     smtp: SmtpSettings = SmtpSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     # Local state of `conveyor broker` and `conveyor up` (broker data, pids, logs).
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Downloaded artifacts (the Kafka runtime resolved by Maven); safe to delete.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,14 +32,18 @@ def http_ok(url: str) -> bool:
 
 def service_env(settings: Settings, config: Path) -> dict[str, str]:
     """The environment of a conveyor process that runs with exactly ``settings``: the
-    connections as variables, the rest (streams, API, workers, SMTP) in the YAML file
+    connections as variables, the rest (streams, API, workers, SMTP, telemetry) in the YAML file
     ``config``, written here."""
     sections = settings.model_dump(
-        mode="json", by_alias=True, include={"streams", "api", "workers", "smtp"}
+        mode="json", by_alias=True, include={"streams", "api", "workers", "smtp", "telemetry"}
     )
     config.write_text(yaml.safe_dump(sections, sort_keys=False))
+    # The YAML shows secrets masked; the collector's key rides in the child's environment.
+    headers = settings.telemetry.otlp_headers
+    secrets = {k: v.get_secret_value() for k, v in headers.items()}
     return {
         **os.environ,
+        **({"CONVEYOR_TELEMETRY__OTLP_HEADERS": json.dumps(secrets)} if secrets else {}),
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
         "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
         "CONVEYOR_CONFIG": str(config),

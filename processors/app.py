@@ -27,9 +27,10 @@ from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.priorities import PriorityGate, Turns
 from conveyor.processors.records import Consumed
-from conveyor.processors.runner import StreamProcessor
+from conveyor.processors.runner import BatchObserver, StreamProcessor
 from conveyor.processors.schedules import Scheduler, leader_schedules
 from conveyor.processors.settling import finish
+from conveyor.processors.telemetry import WorkerTelemetry
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder, register_value_schema
 from conveyor.store import JobStore
@@ -47,13 +48,15 @@ class Worker:
     processors: list[StreamProcessor]
     relay: OutboxRelay
     store: JobStore
+    telemetry: WorkerTelemetry
 
     def close(self) -> None:
-        """After Faust stopped: the handlers' connections, the relay, the store."""
+        """After Faust stopped: the handlers' connections, the relay, the store, telemetry."""
         for processor in self.processors:
             processor.close()
         self.relay.close()
         self.store.dispose()
+        self.telemetry.close()
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -61,8 +64,10 @@ def build_worker(settings: Settings) -> Worker:
     store = JobStore(settings.database_url)
     store.create_schema()
     registry = registry_client(settings.schema_registry)
+    telemetry = WorkerTelemetry.start(settings, store.engine.dialect.name)
+    observers = telemetry.observers()
     processors = [
-        _processor(settings, stream, store, registry)
+        _processor(settings, stream, store, registry, observers)
         for stream in settings.streams.values()
         if stream.handler
     ]
@@ -106,11 +111,22 @@ def build_worker(settings: Settings) -> Worker:
     if scheduler is not None:
         app.task(leader_schedules(app.is_leader, scheduler))
 
-    return Worker(app, processors, relay, store)
+    consumed = [topic for p in processors for topic in p.context.stream.consumed_topics]
+
+    async def sample_lag() -> None:
+        await telemetry.sample_lag(app.consumer.assignment, consumed)
+
+    app.task(sample_lag)
+
+    return Worker(app, processors, relay, store, telemetry)
 
 
 def _processor(
-    settings: Settings, stream: StreamDeclaration, store: JobStore, registry: Any
+    settings: Settings,
+    stream: StreamDeclaration,
+    store: JobStore,
+    registry: Any,
+    observers: list[BatchObserver],
 ) -> StreamProcessor:
     assert stream.handler is not None
     context = HandlerContext(settings, stream, store)
@@ -119,7 +135,8 @@ def _processor(
         name: AvroEncoder(output.avro_schema, register_value_schema(registry, output))
         for name, output in stream.outputs.items()
     }
-    return StreamProcessor(context, handler, AvroDecoder(stream.avro_schema, registry), encoders)
+    decoder = AvroDecoder(stream.avro_schema, registry)
+    return StreamProcessor(context, handler, decoder, encoders, observers)
 
 
 def _lanes(processor: StreamProcessor) -> dict[str, tuple[Turns | None, WaitingTier | None]]:

@@ -35,6 +35,7 @@ __all__ = [
     "Consumed",
     "OutboxRecord",
     "event_from",
+    "event_log_fields",
     "failure_headers",
     "header_text",
     "moved_headers",
@@ -119,6 +120,19 @@ def event_from(record: Consumed, value: dict[str, Any] | None) -> Event:
         offset=offset,
         attempts=int(header_text(headers, ATTEMPTS) or 0),
     )
+
+
+def event_log_fields(event: Event) -> dict[str, object]:
+    """The fields of a log line about ``event`` (``logs.py`` writes them out in JSON): its
+    id, its trace (from ``traceparent``) and where it first landed."""
+    traceparent = header_text(event.headers, "traceparent")
+    return {
+        "event_id": event.event_id,
+        "trace_id": traceparent[3:35] if traceparent else None,
+        "topic": event.topic,
+        "partition": event.partition,
+        "offset": event.offset,
+    }
 
 
 def failure_headers(

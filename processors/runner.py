@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from conveyor.processors.records import (
     Consumed,
     OutboxRecord,
     event_from,
+    event_log_fields,
     failure_headers,
     header_text,
 )
@@ -35,7 +37,7 @@ from conveyor.schemas.serde import AvroDecoder, AvroEncoder
 from conveyor.store import JobRecord, JobStatus
 from conveyor.store.results import append_outbox, transition
 
-__all__ = ["Outcome", "StreamProcessor"]
+__all__ = ["BatchObserver", "Outcome", "SettledBatch", "StreamProcessor"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,28 @@ class Outcome:
     processed: Processed | None = None
     error: BaseException | None = None
     retry_at: datetime | None = None
+    # When its handler began and ended (Unix ns; 0 when it never ran: undecodable).
+    began_ns: int = 0
+    ended_ns: int = 0
+
+
+@dataclass(slots=True)
+class SettledBatch:
+    """What became of one batch, told to the observers (metrics, tracing) once it settled."""
+
+    stream: str
+    records: int  # as consumed, copies included
+    events: dict[str, Event]  # decoded, one per event_id
+    fresh: set[str]  # of those, the ones the gate let through to their handler
+    outcomes: list[Outcome]
+    moved: set[str]  # of the outcomes', the jobs that settled now (not already final)
+    began_ns: int  # Unix ns: when the batch reached the processor,
+    settle_began_ns: int  # when its result-store transaction began (or the gate answered),
+    settled_ns: int  # and when it committed
+
+
+# Called with every settled batch; observers keep per-event work off the handling path.
+BatchObserver = Callable[[SettledBatch], None]
 
 
 class StreamProcessor:
@@ -64,12 +88,14 @@ class StreamProcessor:
         handler: Handler,
         decoder: AvroDecoder,
         encoders: dict[str, AvroEncoder],
+        observers: Sequence[BatchObserver] = (),
     ) -> None:
         self.context = context
         self._stream = context.stream
         self._handler = handler
         self._decoder = decoder
         self._encoders = encoders
+        self._observers = tuple(observers)
         self._backoff = Backoff(
             base=self._stream.retry.backoff_seconds, cap=self._stream.retry.max_backoff_seconds
         )
@@ -95,11 +121,17 @@ class StreamProcessor:
                 f"{batch[0].topic}[{batch[0].partition}]@{batch[0].offset}",
                 delay,
                 exc,
+                extra={
+                    "topic": batch[0].topic,
+                    "partition": batch[0].partition,
+                    "offset": batch[0].offset,
+                },
             )
 
         await until_done(lambda: self._process(batch), _INFRA_BACKOFF, complain)
 
     async def _process(self, batch: Sequence[Consumed]) -> None:
+        began = time.time_ns()
         outcomes: list[Outcome] = []
         events: dict[str, Event] = {}
         for record in batch:
@@ -117,9 +149,25 @@ class StreamProcessor:
         fresh = await asyncio.to_thread(self._start_jobs, list(events.values()))
         for event in events.values():
             if event.event_id in fresh:
-                outcomes.append(await self._attempt(event))
-        if outcomes:
-            await asyncio.to_thread(self._settle, outcomes)
+                handled = time.time_ns()
+                outcome = await self._attempt(event)
+                outcome.began_ns, outcome.ended_ns = handled, time.time_ns()
+                outcomes.append(outcome)
+        settle_began = time.time_ns()
+        moved = await asyncio.to_thread(self._settle, outcomes) if outcomes else set()
+        settled = SettledBatch(
+            self._stream.name,
+            len(batch),
+            events,
+            fresh,
+            outcomes,
+            moved,
+            began,
+            settle_began,
+            time.time_ns(),
+        )
+        for observe in self._observers:
+            observe(settled)
 
     async def _attempt(self, event: Event) -> Outcome:
         attempts = event.attempts
@@ -150,6 +198,7 @@ class StreamProcessor:
                     attempts,
                     delay,
                     exc,
+                    extra=event_log_fields(event),
                 )
                 await asyncio.sleep(delay)
 
@@ -164,7 +213,8 @@ class StreamProcessor:
                 [self._job(event, JobStatus.PROCESSING, event.attempts, now) for event in events],
             )
 
-    def _settle(self, outcomes: list[Outcome]) -> None:
+    def _settle(self, outcomes: list[Outcome]) -> set[str]:
+        """Settle ``outcomes`` in one transaction; returns the event ids whose jobs moved."""
         now = datetime.now(UTC)
         jobs = [
             self._job(
@@ -204,7 +254,9 @@ class StreamProcessor:
                     o.status.value,
                     o.attempts,
                     o.error,
+                    extra=event_log_fields(o.event),
                 )
+        return moved
 
     def _job(
         self,

@@ -1,13 +1,15 @@
-"""``conveyor bench ingest|process|replay --json`` measure every figure beside its baseline
+"""``conveyor bench ingest|process|replay|all --json`` measure every figure beside its baseline
 (not how fast: speed lives in the benchmark itself, never in a test's pass/fail)."""
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
+from conveyor.bench.summary import README_BEGIN, README_END
 from support.cli import conveyor
 
 
@@ -117,3 +119,77 @@ def test_bench_replay_prints_the_republish_beside_the_raw_copy_loop_with_their_r
     )
     assert len(figures["conveyor_rounds"]) == len(figures["raw_rounds"]) == 2
     assert "round 2/2: conveyor re-publishing" in result.stderr  # progress is shown as it goes
+
+
+def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_the_readme(
+    bootstrap_servers: str, registry_url: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+        "SCHEMA_REGISTRY_URL": registry_url,
+    }
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Benchmarks\n\n{README_BEGIN}\nold figures\n{README_END}\n\n## After\n")
+    out = tmp_path / "docs" / "bench"
+
+    result = conveyor(
+        "bench",
+        "all",
+        "--scale",
+        "0.05",
+        "--rounds",
+        "1",
+        "--rate",
+        "200",
+        "--out",
+        str(out),
+        "--readme",
+        str(readme),
+        "--json",
+        env=env,
+        timeout=600,
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report == json.loads((out / "bench.json").read_text())
+    ingest, process, e2e, replay = (
+        report[name] for name in ("ingest", "process", "end_to_end", "replay")
+    )
+    assert (ingest["events"], process["events"], replay["records"]) == (1_500, 1_000, 10_000)
+    assert ingest["batch_ratio"] == pytest.approx(
+        ingest["api_batch_events_per_s"] / ingest["raw_producer_events_per_s"], abs=0.002
+    )
+    assert process["process_ratio"] == pytest.approx(
+        process["worker_events_per_s"] / process["raw_loop_events_per_s"], abs=0.002
+    )
+    assert e2e["latency_events"] == 200
+    latency = report["latency_ms"]
+    assert (latency["e2e"]["count"], latency["raw_e2e"]["count"]) == (200, 200)
+    assert latency["api_single"]["count"] == 500
+    for distribution in latency.values():
+        assert 0 < distribution["p50"] <= distribution["p99"] <= distribution["max"]
+    assert report["machine"]["cpus"] >= 1
+    assert report["machine"]["kafka"]
+
+    table = (out / "bench.md").read_text()
+    for figure in (
+        f"{ingest['api_batch_events_per_s']:,}",
+        f"{process['worker_events_per_s']:,}",
+        f"{e2e['e2e_p99_ms']}",
+        f"{replay['conveyor_records_per_s']:,}",
+    ):
+        assert figure in table
+    assert "| benchmark | figure | conveyor | raw baseline | ratio |" in table
+    for plot in ("throughput.png", "latency.png"):
+        assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / plot).stat().st_size > 20_000  # drawn, not an empty canvas
+
+    rewritten = readme.read_text()
+    assert "old figures" not in rewritten
+    assert rewritten.startswith(f"# Benchmarks\n\n{README_BEGIN}\n")
+    assert rewritten.endswith(f"{README_END}\n\n## After\n")
+    assert "(docs/bench/throughput.png)" in rewritten
+    assert "| benchmark | figure | conveyor | raw baseline | ratio |" in rewritten
+    assert "[3/3] replay" in result.stderr  # progress is shown as it goes

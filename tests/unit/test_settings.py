@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from conveyor.config import load_settings
 from conveyor.config.exceptions import ConfigError
+from conveyor.infra.services import service_env
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +120,26 @@ def test_invalid_values_and_unknown_keys_name_the_setting(
 
     assert "kafka.security_protocol" in str(error.value)
     assert "kafka.bootstrapp" in str(error.value)
+
+
+def test_a_child_process_gets_the_same_telemetry_settings_with_the_collectors_key_unmasked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parent = load_settings(
+        telemetry={
+            "log_format": "json",
+            "otlp_endpoint": "http://127.0.0.1:4318",
+            "otlp_headers": {"x-api-key": "s3cret"},
+        },
+        workers={"metrics_port": 0},
+    )
+
+    env = service_env(parent, tmp_path / "child.yaml")
+    for name in ("CONVEYOR_CONFIG", "CONVEYOR_TELEMETRY__OTLP_HEADERS"):
+        monkeypatch.setenv(name, env[name])
+    child = load_settings()
+
+    assert child.telemetry == parent.telemetry
+    assert child.telemetry.otlp_headers["x-api-key"].get_secret_value() == "s3cret"
+    assert "s3cret" not in (tmp_path / "child.yaml").read_text()
+    assert child.workers.metrics_port == 0

@@ -1,0 +1,118 @@
+"""``bench all``'s pictures: throughput beside the raw baseline, and latency distributions.
+
+Drawn on matplotlib's Agg canvas through its object API (as ``monitoring/lag_plot.py``):
+no display, no global figure state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+from conveyor.bench.report import Samples
+
+__all__ = ["plot_latency", "plot_throughput"]
+
+_CONVEYOR, _RAW, _API = "#1f6fb4", "#9a9a9a", "#e07b28"
+
+# (benchmark, title, conveyor's figure, the baseline's, their ratio, unit)
+_THROUGHPUT = (
+    (
+        "ingest",
+        "Ingest: API batches of 500\nvs bare producer",
+        "api_batch_events_per_s",
+        "raw_producer_events_per_s",
+        "batch_ratio",
+        "events/s",
+    ),
+    (
+        "process",
+        "Processing: one worker\nvs raw consume-transform-produce",
+        "worker_events_per_s",
+        "raw_loop_events_per_s",
+        "process_ratio",
+        "events/s",
+    ),
+    (
+        "replay",
+        "Replay: re-publish a topic\nvs raw copy loop",
+        "conveyor_records_per_s",
+        "raw_records_per_s",
+        "replay_ratio",
+        "records/s",
+    ),
+)
+
+
+def plot_throughput(figures: dict[str, dict[str, Any]], path: Path) -> None:
+    """One panel per benchmark: conveyor's bar beside its baseline's, ratio in the title
+    (the benchmarks' rates differ by orders of magnitude, so each has its own scale)."""
+    figure = Figure(figsize=(12, 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    for ax, (bench, title, ours, raw, ratio, unit) in zip(
+        figure.subplots(1, len(_THROUGHPUT)), _THROUGHPUT, strict=True
+    ):
+        f = figures[bench]
+        values = [f[ours], f[raw]]
+        bars = ax.barh(["conveyor", "raw baseline"], values, color=[_CONVEYOR, _RAW])
+        ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values], padding=4)
+        ax.invert_yaxis()  # conveyor on top
+        ax.set_xlim(0, max(values) * 1.3)  # room for the labels
+        ax.set_xlabel(unit)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # more would run into each other
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+        ax.set_title(f"{title}\nconveyor = {f[ratio]:.2f} x raw", fontsize="medium")
+        ax.grid(axis="x", alpha=0.3)
+    figure.suptitle("Throughput beside the raw baseline, same run, same machine")
+    figure.savefig(path, format="png", dpi=110, metadata={"Title": "conveyor throughput"})
+
+
+def plot_latency(samples: Samples, rate: int, path: Path) -> None:
+    """Each latency as a distribution: the share of requests at most x ms (log x), with
+    its p50 and p99 marked, conveyor's end to end beside the raw loop's."""
+    figure = Figure(figsize=(12, 5), layout="constrained")
+    FigureCanvasAgg(figure)
+    end_to_end, api = figure.subplots(1, 2)
+    _cdf(end_to_end, samples["e2e"], "conveyor (API, Kafka, worker, outbox)", _CONVEYOR)
+    _cdf(end_to_end, samples["raw_e2e"], "raw loop (bare producer and consumer)", _RAW)
+    end_to_end.set_title(
+        f"End to end at {rate:,} events/s: sent to output readable (read_committed)",
+        fontsize="medium",
+    )
+    _cdf(api, samples["api_single"], "single-event POST to 202", _API)
+    api.set_title("API: single-event requests", fontsize="medium")
+    figure.suptitle("Latency distributions (dashed: p50, dotted: p99)")
+    figure.savefig(path, format="png", dpi=110, metadata={"Title": "conveyor latency"})
+
+
+def _cdf(ax: Axes, seconds: list[float], label: str, colour: str) -> None:
+    ms = np.sort(np.asarray(seconds) * 1000)
+    share = np.arange(1, len(ms) + 1) / len(ms) * 100
+    p50, p99 = np.percentile(ms, [50, 99])
+    ax.step(
+        ms,
+        share,
+        where="post",
+        color=colour,
+        linewidth=2,
+        label=f"{label}\np50 {p50:,.1f} ms, p99 {p99:,.1f} ms",
+    )
+    ax.axvline(p50, color=colour, linestyle="--", linewidth=1)
+    ax.axvline(p99, color=colour, linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    # Ticks at 1, 2 and 5 of each decade, written as plain milliseconds.
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("latency, ms (log scale)")
+    ax.set_ylabel("% of requests at most this long")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3, which="both")
+    # Below the axes: inside, it would cover the curves it names.
+    ax.legend(loc="upper left", bbox_to_anchor=(0, -0.16), fontsize="small", frameon=False)

@@ -1,0 +1,109 @@
+"""``conveyor bench all``: every benchmark in one run, on one stack, at one scale.
+
+Runs ingest, processing (one worker's throughput, and end-to-end latency) and
+replay, each beside its raw baseline as the single benchmarks do, and gathers their
+figures, the latencies behind the percentiles and the machine they ran on into one
+:class:`SuiteResult`, which ``bench/summary.py`` and ``bench/plots.py`` write out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from conveyor.bench.ingest import IngestPlan, bench_ingest
+from conveyor.bench.process import ProcessPlan, bench_process
+from conveyor.bench.replay import Progress, bench_replay
+from conveyor.bench.report import Samples
+from conveyor.config import Settings
+
+__all__ = ["SuitePlan", "SuiteResult", "run_suite"]
+
+Note = Callable[[str], None]
+
+# Sizes at scale 1: a whole run takes a few minutes on two cores (most of it starting
+# the API and worker processes); --scale 5 reaches the sizes of the single benchmarks'
+# defaults, whose figures move less from run to run.
+_INGEST_EVENTS = 30_000
+_INGEST_REQUESTS = 6_000
+_PROCESS_EVENTS = 10_000
+_LATENCY_SECONDS = 10
+_REPLAY_RECORDS = 200_000
+
+
+@dataclass(frozen=True)
+class SuitePlan:
+    scale: float = 1.0
+    rate: int = 1_000  # events a second for the end-to-end latency
+    rounds: int = 3  # interleaved rounds of ingest and replay, medians reported
+
+    def _sized(self, base: int, least: int) -> int:
+        return max(round(base * self.scale), least)
+
+    def ingest(self) -> IngestPlan:
+        return IngestPlan(
+            events=self._sized(_INGEST_EVENTS, 1_000),
+            single_requests=self._sized(_INGEST_REQUESTS, 500),
+            rounds=self.rounds,
+        )
+
+    def process(self) -> ProcessPlan:
+        return ProcessPlan(
+            events=self._sized(_PROCESS_EVENTS, 1_000),
+            rate=self.rate,
+            seconds=self._sized(_LATENCY_SECONDS, 1),
+        )
+
+    @property
+    def replay_records(self) -> int:
+        return self._sized(_REPLAY_RECORDS, 1_000)
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    figures: dict[str, dict[str, Any]]  # by benchmark: ingest, process, end_to_end, replay
+    samples: Samples  # latencies in seconds: api_single, e2e, raw_e2e
+    machine: dict[str, Any]
+    began: datetime
+    seconds: float  # the whole run
+
+
+_STEPS = 3
+
+
+def run_suite(
+    settings: Settings,
+    plan: SuitePlan,
+    machine: dict[str, Any],
+    note: Note,
+    progress: Progress,
+) -> SuiteResult:
+    began, clock = datetime.now(UTC), time.monotonic()
+
+    def step(n: int, what: str) -> None:
+        note(f"[{n}/{_STEPS}] {what} ({time.monotonic() - clock:.0f} s so far)")
+
+    step(1, "ingest: API batches and single events beside the bare producer")
+    ingest, ingest_samples = bench_ingest(settings, plan.ingest(), note)
+    step(2, "processing: one worker beside the raw loop, then end-to-end latency")
+    processed, process_samples = bench_process(settings, plan.process(), note)
+    step(3, "replay: re-publishing a topic beside the raw copy loop")
+    replay = bench_replay(settings, plan.replay_records, note, progress, plan.rounds)
+    note(f"all benchmarks done in {time.monotonic() - clock:.0f} s")
+
+    throughput = ("events", "worker_events_per_s", "raw_loop_events_per_s", "process_ratio")
+    return SuiteResult(
+        figures={
+            "ingest": ingest,
+            "process": {k: v for k, v in processed.items() if k in throughput},
+            "end_to_end": {k: v for k, v in processed.items() if k not in throughput},
+            "replay": replay,
+        },
+        samples={**ingest_samples, **process_samples},
+        machine=machine,
+        began=began,
+        seconds=time.monotonic() - clock,
+    )

@@ -1,0 +1,149 @@
+"""The worker's Prometheus metrics, in a registry of its own, counted once per settled batch.
+
+Names follow the API's (``conveyor_api_*``): ``conveyor_worker_*``, by stream. Each
+batch is counted after it settled, from what :class:`SettledBatch` recorded, so the
+handling path itself only reads the clock; consumer lag is measured in the
+background (:class:`AssignedLag`), never by a scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from conveyor.monitoring.lag import GroupLag
+from conveyor.processors.runner import SettledBatch
+from conveyor.store import JobStatus
+
+__all__ = ["AssignedLag", "WorkerMetrics"]
+
+# Seconds, from a few milliseconds (a handler that does little) to minutes (a retry
+# tier's backoff, or a backlog, between acceptance and result).
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_END_TO_END_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+_OUTCOMES = {
+    JobStatus.SUCCEEDED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.DEAD_LETTERED: "dead_lettered",
+    JobStatus.PROCESSING: "retried",  # moved to a retry tier
+}
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter(
+            "conveyor_worker_events",
+            "Records consumed, by what became of them: succeeded, failed, dead_lettered, "
+            "retried (moved to a retry tier) or duplicate (already settled: not applied again).",
+            ["stream", "outcome"],
+            registry=self.registry,
+        )
+        self.processing_seconds = Histogram(
+            "conveyor_worker_processing_seconds",
+            "Time in the stream's handler per event, retries in place included.",
+            ["stream"],
+            registry=self.registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.end_to_end_seconds = Histogram(
+            "conveyor_worker_end_to_end_seconds",
+            "From the event's ce_time (when the API accepted it) to its result being "
+            "committed in the result store.",
+            ["stream"],
+            registry=self.registry,
+            buckets=_END_TO_END_BUCKETS,
+        )
+        self.sink_seconds = Histogram(
+            "conveyor_worker_sink_seconds",
+            "Result-store transactions settling a batch: job statuses, outputs, aggregates.",
+            ["stream"],
+            registry=self.registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.retries = Counter(
+            "conveyor_worker_retries",
+            "Further attempts at events: in_place (strict streams) or retry_topic (relaxed).",
+            ["stream", "kind"],
+            registry=self.registry,
+        )
+        self.dead_letters = Counter(
+            "conveyor_worker_dead_letters",
+            "Events sent to the stream's dead-letter topic, by error type.",
+            ["stream", "error"],
+            registry=self.registry,
+        )
+        self.lag = AssignedLag()
+        self.registry.register(self.lag)
+
+    def observe(self, batch: SettledBatch) -> None:
+        """Count one settled batch (a :class:`BatchObserver`)."""
+        stream = batch.stream
+        counts = dict.fromkeys(_OUTCOMES.values(), 0)
+        retried_in_place = 0
+        handling = self.processing_seconds.labels(stream)
+        end_to_end = self.end_to_end_seconds.labels(stream)
+        settled = batch.settled_ns / 1e9
+        # Events of one request share their ce_time: each distinct one is parsed once.
+        accepted: dict[bytes, float | None] = {}
+        for outcome in batch.outcomes:
+            if outcome.ended_ns:
+                handling.observe((outcome.ended_ns - outcome.began_ns) / 1e9)
+                retried_in_place += max(outcome.attempts - outcome.event.attempts - 1, 0)
+            event = outcome.event
+            if event.event_id not in batch.moved:
+                continue
+            counts[_OUTCOMES[outcome.status]] += 1
+            if outcome.status is JobStatus.DEAD_LETTERED:
+                self.dead_letters.labels(stream, type(outcome.error).__name__).inc()
+            if (ce_time := event.headers.get("ce_time")) is not None:
+                if ce_time not in accepted:
+                    accepted[ce_time] = _unix_time(ce_time)
+                if (at := accepted[ce_time]) is not None:
+                    end_to_end.observe(max(settled - at, 0.0))
+        counts["duplicate"] = batch.records - sum(counts.values())
+        for outcome_name, count in counts.items():
+            if count:
+                self.events.labels(stream, outcome_name).inc(count)
+        if retried_in_place:
+            self.retries.labels(stream, "in_place").inc(retried_in_place)
+        if counts["retried"]:
+            self.retries.labels(stream, "retry_topic").inc(counts["retried"])
+        if batch.moved:
+            self.sink_seconds.labels(stream).observe(
+                (batch.settled_ns - batch.settle_began_ns) / 1e9
+            )
+
+
+class AssignedLag:
+    """``conveyor_worker_consumer_lag{topic,partition}``: the group's lag on the partitions
+    this worker holds, as last measured (see ``processors/telemetry.py``). Summed over
+    workers it is the group's lag, each partition counted once; a partition that moved
+    to another worker leaves this one's metrics with the next measurement."""
+
+    def __init__(self) -> None:
+        self._measured: GroupLag = {}
+
+    def update(self, measured: GroupLag) -> None:
+        self._measured = measured
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "conveyor_worker_consumer_lag",
+            "Records of the partition the workers' group has not committed yet, on the "
+            "partitions this worker holds.",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), measured in sorted(self._measured.items()):
+            family.add_metric([topic, str(partition)], measured.lag)
+        yield family
+
+
+def _unix_time(ce_time: bytes) -> float | None:
+    try:
+        return datetime.fromisoformat(ce_time.decode()).timestamp()
+    except ValueError:
+        return None  # not ours to judge here; the event itself was handled
