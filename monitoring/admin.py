@@ -10,9 +10,17 @@ from confluent_kafka.admin import AdminClient, TopicMetadata
 
 from conveyor.monitoring.exceptions import KafkaQueryError
 
-__all__ = ["answer", "topic_metadata"]
+__all__ = ["GROUP_REQUEST_TIMEOUT", "answer", "topic_metadata"]
 
 T = TypeVar("T")
+
+# librdkafka aborts the whole process (an assertion in rd_kafka_enq_once_del_source_return;
+# librdkafka #3663 and #4605, open) some time after an admin request to a group coordinator
+# timed out inside it, as one does while the coordinator is away: a fresh cluster still
+# loading its offsets topic, the broker that led the group's partition just killed. So such
+# requests get the longest librdkafka allows, an hour, and callers wait only their own
+# timeout: a request given up on is answered, and dropped, once a coordinator is back.
+GROUP_REQUEST_TIMEOUT = 3600.0
 
 
 def answer(question: Callable[[], T], wanted: str, timeout: float) -> T:
@@ -24,8 +32,8 @@ def answer(question: Callable[[], T], wanted: str, timeout: float) -> T:
         error = exc.args[0]
         raise KafkaQueryError(wanted, error.str(), error.name(), timeout) from exc
     except TimeoutError as exc:
-        # The admin request's own timeout is the same, so this is the rare case where
-        # librdkafka had not yet given up when the future's wait did.
+        # The future's wait ran out first: always for group requests (see above), rarely
+        # for others, whose own timeout inside librdkafka is the same.
         raise KafkaQueryError(wanted, "timed out", "_TIMED_OUT", timeout) from exc
 
 

@@ -10,7 +10,7 @@ from functools import partial
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from conveyor.monitoring.admin import answer, topic_metadata
+from conveyor.monitoring.admin import GROUP_REQUEST_TIMEOUT, answer, topic_metadata
 from conveyor.monitoring.exceptions import KafkaQueryError, UnknownTopicError
 
 __all__ = ["GroupLag", "PartitionLag", "measure_groups_lag", "measure_lag"]
@@ -120,6 +120,8 @@ def _committed(
     """The group's committed offsets; partitions it never committed are left out."""
     # librdkafka takes one group per request.
     request = ConsumerGroupTopicPartitions(group, partitions)
-    future = admin.list_consumer_group_offsets([request], request_timeout=timeout)[group]
+    future = admin.list_consumer_group_offsets([request], request_timeout=GROUP_REQUEST_TIMEOUT)[
+        group
+    ]
     listed = answer(partial(future.result, timeout), f"committed offsets of {group}", timeout)
     return {(tp.topic, tp.partition): tp.offset for tp in listed.topic_partitions if tp.offset >= 0}

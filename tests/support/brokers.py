@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from confluent_kafka.admin import AdminClient
 from testcontainers.community.kafka import KafkaContainer
 
 from conveyor.config import load_settings
@@ -23,6 +24,10 @@ from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.registry import LocalRegistry
 from support.ci import unavailable
+from support.kafka import fully_in_sync
+from support.waiting import wait_for
+
+_IN_SYNC_TIMEOUT = 120.0
 
 
 def cache_dir() -> Path:
@@ -43,6 +48,19 @@ def local_cluster(root: Path, nodes: int) -> Iterator[LocalCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def restart_in_sync(cluster: LocalCluster, node_id: int) -> None:
+    """Start a killed node again and wait until every partition is back in sync on it,
+    so the next fault starts from a whole cluster."""
+    cluster.restart(node_id)
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
+    wait_for(
+        lambda: fully_in_sync(admin),
+        timeout=_IN_SYNC_TIMEOUT,
+        interval=1.0,
+        what=f"every partition in sync after node {node_id} came back",
+    )
 
 
 def _docker_answers() -> bool:
