@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -26,6 +25,7 @@ from conveyor.api.routes_health import health_router
 from conveyor.api.routes_jobs import jobs_router
 from conveyor.api.state import AppState, Running
 from conveyor.config import ApiSettings, Settings
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.producers.async_producer import AsyncProducer
 from conveyor.producers.config import producer_config
 from conveyor.producers.topics import require_topics
@@ -92,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
 async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None]:
     settings = state.settings
     streams = list(settings.streams.values())
-    admin = AdminClient(settings.kafka.librdkafka_config())
+    admin = KafkaAdmin(settings.kafka.librdkafka_config())
     await asyncio.to_thread(require_topics, admin, [s.topic for s in streams])
     with registry_client(settings.schema_registry) as registry:
         ids = {s.name: await asyncio.to_thread(register_value_schema, registry, s) for s in streams}

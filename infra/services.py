@@ -68,8 +68,13 @@ def conveyor_service(
     try:
         deadline = time.monotonic() + timeout
         while not ready():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise StartupError(f"`conveyor {' '.join(args)}` did not become ready", [log])
+            command = f"`conveyor {' '.join(args)}`"
+            if (status := proc.poll()) is not None:
+                raise StartupError(
+                    f"{command} exited with status {status} before it was ready", [log]
+                )
+            if time.monotonic() > deadline:
+                raise StartupError(f"{command} did not become ready in {timeout:.0f}s", [log])
             time.sleep(0.3)
         yield proc
     finally:

@@ -25,7 +25,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from conveyor.monitoring.admin import GROUP_REQUEST_TIMEOUT
+from conveyor.monitoring.admin import GROUP_REQUEST_TIMEOUT, KafkaAdmin
 from conveyor.monitoring.lag import measure_lag
 from conveyor.producers.exceptions import GroupActiveError, ReplayError
 from conveyor.producers.ranges import offsets_at, partitions_of
@@ -87,7 +87,7 @@ class OffsetMove:
         return f"{self.topic}[{self.partition}]"
 
 
-def plan_reset(admin: AdminClient, group: str, topic: str, to: ResetTo) -> list[OffsetMove]:
+def plan_reset(admin: KafkaAdmin, group: str, topic: str, to: ResetTo) -> list[OffsetMove]:
     """Each partition's move; partitions ``to`` leaves alone are not in the plan."""
     partitions = partitions_of(admin, topic)
     try:

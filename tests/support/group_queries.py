@@ -12,8 +12,7 @@ import json
 import sys
 import time
 
-from confluent_kafka.admin import AdminClient
-
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.monitoring.exceptions import KafkaQueryError
 from conveyor.monitoring.groups import describe_group
 from conveyor.monitoring.lag import measure_lag
@@ -22,7 +21,7 @@ _WAIT = 1.0  # each question's own timeout: far shorter than a coordinator's fai
 
 
 def main(servers: str, group: str, topic: str, seconds: float) -> None:
-    admin = AdminClient({"bootstrap.servers": servers, "log_level": 0})
+    admin = KafkaAdmin({"bootstrap.servers": servers, "log_level": 0})
     began = time.monotonic()
     while (now := time.monotonic() - began) < seconds:
         answers: dict[str, object] = {"at": round(now, 1)}
