@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, SecretStr
 
 from conveyor.config import Settings
 from conveyor.infra.exceptions import StartupError
@@ -39,12 +41,29 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
     config.write_text(yaml.safe_dump(sections, sort_keys=False))
     return {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
+        **_connection_env("KAFKA_", settings.kafka),
+        **_connection_env("SCHEMA_REGISTRY_", settings.schema_registry),
         "CONVEYOR_CONFIG": str(config),
         "CONVEYOR_DATABASE_URL": settings.database_url,
         "CONVEYOR_DATA_DIR": str(settings.data_dir),
     }
+
+
+def _connection_env(prefix: str, section: BaseModel) -> dict[str, str]:
+    """Every setting of a connection (``kafka``, ``schema_registry``) as the variable its
+    loader reads (``KAFKA_SASL_PASSWORD``), so SASL and SSL reach the child too. Secrets go
+    here, readable by the child's user only, and never into the YAML file or a command line."""
+    env = {}
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, dict):
+            value = json.dumps(value)
+        env[prefix + name.upper()] = str(value)
+    return env
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from faust.types import StreamT
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.handler import HandlerContext, load_handler
+from conveyor.processors.kafka_auth import broker_credentials
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.records import NOT_BEFORE, Consumed
 from conveyor.processors.runner import StreamProcessor
@@ -65,6 +66,7 @@ def build_worker(settings: Settings) -> Worker:
     app = WorkerApp(
         workers.group_id,
         broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(settings.kafka),
         datadir=str(settings.data_dir / "faust"),
         web_enabled=False,
         consumer_auto_offset_reset="earliest",

@@ -17,7 +17,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 from testcontainers.community.kafka import KafkaContainer
 
-from conveyor.config import load_settings
+from conveyor.config import KafkaSettings, load_settings
 from conveyor.exceptions import ConveyorError
 from conveyor.infra.kafka import LocalCluster
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
@@ -98,7 +98,8 @@ def registry_url(root: Path, bootstrap_servers: str) -> Iterator[str]:
     if configured:
         yield configured
         return
-    registry = LocalRegistry(root, cache_dir(), bootstrap_servers, port=free_port_block(1))
+    kafka = KafkaSettings(bootstrap_servers=bootstrap_servers)
+    registry = LocalRegistry(root, cache_dir(), kafka, port=free_port_block(1))
     try:
         registry.start()
     except ConveyorError as exc:
