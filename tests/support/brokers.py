@@ -19,7 +19,7 @@ from testcontainers.community.kafka import KafkaContainer
 
 from conveyor.config import KafkaSettings, load_settings
 from conveyor.exceptions import ConveyorError
-from conveyor.infra.kafka import LocalCluster
+from conveyor.infra.kafka import LocalCluster, SaslUser
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.registry import LocalRegistry
@@ -36,10 +36,9 @@ def cache_dir() -> Path:
 
 
 @contextmanager
-def local_cluster(root: Path, nodes: int) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(
-        root, cache_dir(), nodes=nodes, port=free_port_block(nodes, offset=CONTROLLER_PORT_OFFSET)
-    )
+def local_cluster(root: Path, nodes: int, sasl: SaslUser | None = None) -> Iterator[LocalCluster]:
+    port = free_port_block(nodes, offset=CONTROLLER_PORT_OFFSET)
+    cluster = LocalCluster(root, cache_dir(), nodes=nodes, port=port, sasl=sasl)
     try:
         cluster.start()
     except ConveyorError as exc:
@@ -98,7 +97,13 @@ def registry_url(root: Path, bootstrap_servers: str) -> Iterator[str]:
     if configured:
         yield configured
         return
-    kafka = KafkaSettings(bootstrap_servers=bootstrap_servers)
+    with local_registry(root, KafkaSettings(bootstrap_servers=bootstrap_servers)) as url:
+        yield url
+
+
+@contextmanager
+def local_registry(root: Path, kafka: KafkaSettings) -> Iterator[str]:
+    """A registry of conveyor's launcher on the cluster ``kafka`` connects to; its URL."""
     registry = LocalRegistry(root, cache_dir(), kafka, port=free_port_block(1))
     try:
         registry.start()
