@@ -39,6 +39,17 @@ class NodeSpec:
         return self.directory / "logs" / "stdout.log"
 
 
+# A local three-node quorum shares a laptop's or a CI runner's few cores with everything
+# else: with Kafka's defaults (2 s without a fetch from a majority and the active controller
+# resigns, 1 s election timeouts) a starved quorum that has lost one voter kept electing and
+# resigning for half a minute, fencing nobody meanwhile. More patience keeps it steady; a
+# dead controller is replaced a few seconds later than it would be on idle machines.
+_QUORUM_ON_A_BUSY_MACHINE = {
+    "controller.quorum.fetch.timeout.ms": 6000,
+    "controller.quorum.election.timeout.ms": 3000,
+}
+
+
 def server_properties(node: NodeSpec, voters: list[NodeSpec], sasl: SaslUser | None = None) -> str:
     """A node's configuration; with ``sasl``, clients and the other brokers log in as that
     user on its one listener (the controllers' own listener stays plaintext)."""
@@ -74,6 +85,7 @@ def server_properties(node: NodeSpec, voters: list[NodeSpec], sasl: SaslUser | N
         # A local cluster serves tests and demos: start groups at once instead of
         # waiting 3 s for more members to join.
         "group.initial.rebalance.delay.ms": 0,
+        **(_QUORUM_ON_A_BUSY_MACHINE if size >= 3 else {}),
         **(sasl.broker_properties() if sasl is not None else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in props.items())
