@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -29,6 +28,7 @@ from conveyor.api.state import AppState, Running
 from conveyor.api.tracing import ApiTracing
 from conveyor.config import ApiSettings, Settings
 from conveyor.heap import freeze_startup_objects
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.producers.async_producer import AsyncProducer
 from conveyor.producers.config import producer_config
 from conveyor.producers.topics import require_topics
@@ -107,7 +107,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
 async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None]:
     settings = state.settings
     streams = list(settings.streams.values())
-    admin = AdminClient(settings.kafka.librdkafka_config())
+    admin = KafkaAdmin(settings.kafka.librdkafka_config())
     posted_to = [topic for s in streams for topic in s.level_topics + s.delay_topics]
     await asyncio.to_thread(require_topics, admin, posted_to)
     with registry_client(settings.schema_registry) as registry:

@@ -11,9 +11,8 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from confluent_kafka.admin import AdminClient
-
 from conveyor.config import StreamDeclaration
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.monitoring.lag import PartitionLag, measure_lag
 
 __all__ = ["Monitor"]
@@ -26,13 +25,13 @@ class Monitor:
 
     def __init__(
         self,
-        admin: AdminClient,
+        admin: KafkaAdmin,
         group: str,
         streams: Iterable[StreamDeclaration],
         interval: float,
         registry_ping: Callable[[], object],
     ) -> None:
-        self._admin: AdminClient | None = admin
+        self._admin: KafkaAdmin | None = admin
         self._group = group
         self._streams = {s.name: s for s in streams}
         self._interval = interval
@@ -53,6 +52,8 @@ class Monitor:
             await asyncio.gather(self._task, return_exceptions=True)
         # Let the admin client go now rather than whenever the app is collected: a client
         # outliving its cluster keeps logging refused connections.
+        if self._admin is not None:
+            self._admin.close()
         self._admin = None
 
     async def refresh(self) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings, state_dir
-from conveyor.infra.kafka import LocalCluster, kafka_version
+from conveyor.infra.kafka import LocalCluster, SaslUser, kafka_version
 
 __all__ = ["broker"]
 
@@ -35,12 +35,23 @@ def broker() -> None:
     show_default=True,
     help="Port of the first broker; the others take the next ones.",
 )
+@click.option(
+    "--sasl",
+    is_flag=True,
+    help="Authenticate clients with SASL as the user of KAFKA_SASL_MECHANISM (PLAIN or "
+    "SCRAM-SHA-256/512), KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD, with "
+    "KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT.",
+)
 @data_dir_option
-def start(nodes: str, port: int, data_dir: Path | None) -> None:
+def start(nodes: str, port: int, sasl: bool, data_dir: Path | None) -> None:
     """Start the cluster and wait until every node is in its metadata."""
     config = settings()
-    cluster = LocalCluster(state_dir(config, data_dir, "kafka"), config.cache_dir, int(nodes), port)
-    note(f"starting Apache Kafka {kafka_version()} ({nodes} node(s)) in {cluster.data_dir}")
+    user = SaslUser.from_settings(config.kafka) if sasl else None
+    cluster = LocalCluster(
+        state_dir(config, data_dir, "kafka"), config.cache_dir, int(nodes), port, sasl=user
+    )
+    login = f", SASL {user.mechanism} as {user.username}" if user is not None else ""
+    note(f"starting Apache Kafka {kafka_version()} ({nodes} node(s){login}) in {cluster.data_dir}")
     began = time.monotonic()
     cluster.start()
     note(f"ready in {time.monotonic() - began:.1f}s; logs in {cluster.data_dir}/node-*/logs")
@@ -63,7 +74,9 @@ def stop(data_dir: Path | None) -> None:
 def status(as_json: bool, data_dir: Path | None) -> None:
     """Show each node; exit 1 unless every node is up and in the cluster."""
     config = settings()
-    cluster = LocalCluster.recorded(state_dir(config, data_dir, "kafka"), config.cache_dir)
+    cluster = LocalCluster.recorded(
+        state_dir(config, data_dir, "kafka"), config.cache_dir, SaslUser.of_clients(config.kafka)
+    )
     nodes = cluster.status()
     if as_json:
         for node in nodes:

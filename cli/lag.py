@@ -11,10 +11,10 @@ from functools import partial
 from pathlib import Path
 
 import click
-from confluent_kafka.admin import AdminClient
 
 from conveyor.cli.options import note, settings
 from conveyor.cli.signals import interrupt_on_sigterm
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.monitoring.exceptions import KafkaQueryError
 from conveyor.monitoring.lag_report import TABLE_ALIGN, group_heading, snapshot_json, table_rows
 from conveyor.monitoring.lag_series import LagSeries
@@ -108,7 +108,7 @@ def lag(
     ]
     # librdkafka's own log lines go through logging, not straight to stderr, so an
     # unreachable broker ends in one line rather than a connection error every 50 ms.
-    admin = AdminClient(config.kafka.librdkafka_config(), logger=log)
+    admin = KafkaAdmin(config.kafka.librdkafka_config(), logger=log)
     measure = partial(take_snapshot, admin, chosen_groups, chosen_topics, timeout)
     try:
         if watch is None and plot is None and duration is None:

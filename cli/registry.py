@@ -26,7 +26,7 @@ def start(port: int, data_dir: Path | None) -> None:
     local = LocalRegistry(
         state_dir(config, data_dir, "registry"),
         config.cache_dir,
-        config.kafka.bootstrap_servers,
+        config.kafka,
         port,
     )
     note(f"starting Apicurio Registry {APICURIO_VERSION} on Kafka {local.bootstrap_servers}")

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import click
-from confluent_kafka.admin import AdminClient
 
 from conveyor.cli.options import echo_json, iso_time, json_option, note, settings
 from conveyor.cli.progress import progress
 from conveyor.config import Settings
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.producers.exceptions import GroupActiveError
 from conveyor.producers.offsets import (
     OffsetMove,
@@ -105,7 +105,7 @@ def replay(
         raise click.UsageError("--until-time, --from-offset and --until-offset go with --into")
     to = _reset_to(from_time, to_offsets, to_earliest)
     group = group or config.workers.group_id
-    admin = AdminClient(config.kafka.librdkafka_config())
+    admin = KafkaAdmin(config.kafka.librdkafka_config())
     moves = plan_reset(admin, group, source, to)
     if dry_run:
         try:

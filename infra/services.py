@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, SecretStr
 
 from conveyor.config import Settings
 from conveyor.infra.exceptions import StartupError
@@ -44,12 +45,29 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
     return {
         **os.environ,
         **({"CONVEYOR_TELEMETRY__OTLP_HEADERS": json.dumps(secrets)} if secrets else {}),
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
+        **_connection_env("KAFKA_", settings.kafka),
+        **_connection_env("SCHEMA_REGISTRY_", settings.schema_registry),
         "CONVEYOR_CONFIG": str(config),
         "CONVEYOR_DATABASE_URL": settings.database_url,
         "CONVEYOR_DATA_DIR": str(settings.data_dir),
     }
+
+
+def _connection_env(prefix: str, section: BaseModel) -> dict[str, str]:
+    """Every setting of a connection (``kafka``, ``schema_registry``) as the variable its
+    loader reads (``KAFKA_SASL_PASSWORD``), so SASL and SSL reach the child too. Secrets go
+    here, readable by the child's user only, and never into the YAML file or a command line."""
+    env = {}
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, dict):
+            value = json.dumps(value)
+        env[prefix + name.upper()] = str(value)
+    return env
 
 
 @contextmanager
@@ -73,8 +91,13 @@ def conveyor_service(
     try:
         deadline = time.monotonic() + timeout
         while not ready():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise StartupError(f"`conveyor {' '.join(args)}` did not become ready", [log])
+            command = f"`conveyor {' '.join(args)}`"
+            if (status := proc.poll()) is not None:
+                raise StartupError(
+                    f"{command} exited with status {status} before it was ready", [log]
+                )
+            if time.monotonic() > deadline:
+                raise StartupError(f"{command} did not become ready in {timeout:.0f}s", [log])
             time.sleep(0.3)
         yield proc
     finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conveyor.config import Settings
 from conveyor.infra.exceptions import NotRunningError
-from conveyor.infra.kafka import LocalCluster
+from conveyor.infra.kafka import LocalCluster, SaslUser
 from conveyor.infra.registry import LocalRegistry
 
 __all__ = ["local_stack", "stack_env"]
@@ -45,15 +45,18 @@ def local_stack(
     with ExitStack() as started:
         bootstrap = settings.kafka.bootstrap_servers
         if "bootstrap_servers" not in settings.kafka.model_fields_set:
-            cluster = LocalCluster(data_dir / "kafka", settings.cache_dir, nodes, kafka_port)
+            # Clients configured for SASL get a cluster that takes their user.
+            sasl = SaslUser.of_clients(settings.kafka)
+            cluster = LocalCluster(data_dir / "kafka", settings.cache_dir, nodes, kafka_port, sasl)
             # Registered before starting: an interrupted start still stops what it spawned.
             started.callback(_quietly(cluster.stop))
             cluster.start()
             bootstrap = cluster.bootstrap_servers
         registry_url = settings.schema_registry.url
         if "url" not in settings.schema_registry.model_fields_set:
+            kafka = settings.kafka.model_copy(update={"bootstrap_servers": bootstrap})
             registry = LocalRegistry(
-                data_dir / "registry", settings.cache_dir, bootstrap, registry_port
+                data_dir / "registry", settings.cache_dir, kafka, registry_port
             )
             started.callback(_quietly(registry.stop))
             registry.start()

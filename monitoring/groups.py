@@ -9,7 +9,7 @@ from functools import partial
 from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
-from conveyor.monitoring.admin import answer
+from conveyor.monitoring.admin import GROUP_REQUEST_TIMEOUT, answer
 from conveyor.monitoring.exceptions import KafkaQueryError
 
 __all__ = ["Membership", "Owner", "describe_group", "has_stable_members"]
@@ -58,7 +58,7 @@ def has_stable_members(admin: AdminClient, group: str, count: int, timeout: floa
 def describe_group(admin: AdminClient, group: str, timeout: float = 10.0) -> Membership:
     """``group``'s state, members and partition owners; raises :class:`KafkaQueryError`
     if Kafka does not answer within ``timeout``."""
-    future = admin.describe_consumer_groups([group], request_timeout=timeout)[group]
+    future = admin.describe_consumer_groups([group], request_timeout=GROUP_REQUEST_TIMEOUT)[group]
     try:
         description = answer(partial(future.result, timeout), f"description of {group}", timeout)
     except KafkaQueryError as exc:

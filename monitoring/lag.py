@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from conveyor.monitoring.admin import answer, topic_metadata
+from conveyor.monitoring.admin import KafkaAdmin, answer, topic_metadata
 from conveyor.monitoring.exceptions import KafkaQueryError, UnknownTopicError
 
 __all__ = ["GroupLag", "PartitionLag", "measure_groups_lag", "measure_lag"]
@@ -42,14 +42,14 @@ GroupLag = dict[tuple[str, int], PartitionLag]
 
 
 def measure_lag(
-    admin: AdminClient, group: str, topics: Iterable[str], timeout: float = 10.0
+    admin: KafkaAdmin, group: str, topics: Iterable[str], timeout: float = 10.0
 ) -> GroupLag:
     """The lag of ``group`` on every partition of ``topics``."""
     return measure_groups_lag(admin, [group], topics, timeout)[group]
 
 
 def measure_groups_lag(
-    admin: AdminClient, groups: Iterable[str], topics: Iterable[str], timeout: float = 10.0
+    admin: KafkaAdmin, groups: Iterable[str], topics: Iterable[str], timeout: float = 10.0
 ) -> dict[str, GroupLag]:
     """The lag of each of ``groups`` on every partition of ``topics``, against one reading
     of the partitions' start and end offsets.
@@ -70,7 +70,7 @@ def measure_groups_lag(
 
 
 def _measure(
-    admin: AdminClient, groups: list[str], topics: list[str], timeout: float
+    admin: KafkaAdmin, groups: list[str], topics: list[str], timeout: float
 ) -> dict[str, GroupLag]:
     partitions = _partitions(admin, topics, timeout)
     if not partitions:
@@ -79,7 +79,7 @@ def _measure(
     ends = _offsets(admin, partitions, OffsetSpec.latest(), "end", timeout)
     lag = {}
     for group in groups:
-        committed = _committed(admin, group, partitions, timeout)
+        committed = admin.committed(group, partitions, timeout)
         lag[group] = {
             key: PartitionLag(*key, start=starts[key], end=ends[key], committed=committed.get(key))
             for key in starts
@@ -112,14 +112,3 @@ def _offsets(
         ).offset
         for tp in partitions
     }
-
-
-def _committed(
-    admin: AdminClient, group: str, partitions: list[TopicPartition], timeout: float
-) -> dict[tuple[str, int], int]:
-    """The group's committed offsets; partitions it never committed are left out."""
-    # librdkafka takes one group per request.
-    request = ConsumerGroupTopicPartitions(group, partitions)
-    future = admin.list_consumer_group_offsets([request], request_timeout=timeout)[group]
-    listed = answer(partial(future.result, timeout), f"committed offsets of {group}", timeout)
-    return {(tp.topic, tp.partition): tp.offset for tp in listed.topic_partitions if tp.offset >= 0}

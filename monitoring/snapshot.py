@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka.admin import AdminClient
-
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.monitoring.groups import Membership, describe_group
 from conveyor.monitoring.lag import GroupLag, PartitionLag, measure_groups_lag
 
@@ -47,7 +46,7 @@ class LagSnapshot:
 
 
 def take_snapshot(
-    admin: AdminClient, groups: Sequence[str], topics: Sequence[str], timeout: float
+    admin: KafkaAdmin, groups: Sequence[str], topics: Sequence[str], timeout: float
 ) -> LagSnapshot:
     """Lag of ``groups`` on ``topics`` now; see :func:`measure_groups_lag` for the errors."""
     taken_at = datetime.now(UTC)

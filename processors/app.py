@@ -24,6 +24,7 @@ from conveyor.config import Settings, StreamDeclaration
 from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.delays import WaitingTier
 from conveyor.processors.handler import HandlerContext, load_handler
+from conveyor.processors.kafka_auth import broker_credentials
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.priorities import PriorityGate, Turns
 from conveyor.processors.records import Consumed
@@ -75,6 +76,7 @@ def build_worker(settings: Settings) -> Worker:
     app = WorkerApp(
         workers.group_id,
         broker=[f"kafka://{server}" for server in settings.kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(settings.kafka),
         datadir=str(settings.data_dir / "faust"),
         web_enabled=False,
         consumer_auto_offset_reset="earliest",

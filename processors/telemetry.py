@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from confluent_kafka.admin import AdminClient
 from faust.types import TP
 from prometheus_client import CollectorRegistry, start_http_server
 
 from conveyor.config import Settings
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.monitoring.exceptions import MonitoringError
 from conveyor.monitoring.lag import measure_lag
 from conveyor.processors.exceptions import ProcessorError
@@ -77,7 +77,7 @@ class WorkerTelemetry:
         rather than an old one."""
         workers = self.settings.workers
         consumed = set(topics)
-        admin = AdminClient(self.settings.kafka.librdkafka_config())
+        admin = KafkaAdmin(self.settings.kafka.librdkafka_config())
         while True:
             held = {(tp.topic, tp.partition) for tp in assignment() if tp.topic in consumed}
             measured = {}

@@ -25,6 +25,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from conveyor.monitoring.admin import GROUP_REQUEST_TIMEOUT, KafkaAdmin
 from conveyor.monitoring.lag import measure_lag
 from conveyor.producers.exceptions import GroupActiveError, ReplayError
 from conveyor.producers.ranges import offsets_at, partitions_of
@@ -86,7 +87,7 @@ class OffsetMove:
         return f"{self.topic}[{self.partition}]"
 
 
-def plan_reset(admin: AdminClient, group: str, topic: str, to: ResetTo) -> list[OffsetMove]:
+def plan_reset(admin: KafkaAdmin, group: str, topic: str, to: ResetTo) -> list[OffsetMove]:
     """Each partition's move; partitions ``to`` leaves alone are not in the plan."""
     partitions = partitions_of(admin, topic)
     try:
@@ -118,13 +119,18 @@ def plan_reset(admin: AdminClient, group: str, topic: str, to: ResetTo) -> list[
 def require_stopped(admin: AdminClient, group: str) -> None:
     """Raise :class:`GroupActiveError` unless ``group`` has no live members."""
     try:
-        description = admin.describe_consumer_groups([group], request_timeout=_TIMEOUT)[
-            group
-        ].result()
+        description = admin.describe_consumer_groups(
+            [group], request_timeout=GROUP_REQUEST_TIMEOUT
+        )[group].result(_TIMEOUT)
     except KafkaException as exc:
         if exc.args[0].code() == KafkaError.GROUP_ID_NOT_FOUND:
             return  # never used: nobody to stop
         raise ReplayError.from_kafka(exc, f"cannot describe consumer group {group}") from exc
+    except TimeoutError as exc:
+        raise ReplayError(
+            f"cannot describe consumer group {group}: no answer within {_TIMEOUT:.0f}s",
+            code="_TIMED_OUT",
+        ) from exc
     if description.state in _LIVE and description.members:
         members = ", ".join(f"{m.client_id}@{m.host}" for m in description.members[:3])
         raise GroupActiveError(

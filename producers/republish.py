@@ -28,9 +28,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from confluent_kafka import KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from conveyor.config import KafkaSettings
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.monitoring.lag import measure_lag
 from conveyor.producers.config import producer_config
 from conveyor.producers.exceptions import ReplayError
@@ -130,7 +130,7 @@ def plan_republish(
     """What a copy of the range would move, after what earlier copies committed."""
     if source == target:
         raise ReplayError(f"cannot re-publish {source} into itself")
-    admin = AdminClient(kafka.librdkafka_config())
+    admin = KafkaAdmin(kafka.librdkafka_config())
     requested = resolve_ranges(
         admin, source, since=since, until=until, from_offset=from_offset, until_offset=until_offset
     )
@@ -161,7 +161,7 @@ def republish(
         # Fences an earlier run of the same copy; its open transaction is aborted first,
         # so the progress read next is what is really in the target.
         producer.init_transactions(_TIMEOUT)
-        plan = plan.after(_copied(AdminClient(kafka.librdkafka_config()), plan))
+        plan = plan.after(_copied(KafkaAdmin(kafka.librdkafka_config()), plan))
         records = _copy(kafka, plan, producer, advance)
     except KafkaException as exc:
         raise ReplayError.from_kafka(
@@ -231,7 +231,7 @@ def _abort(producer: Producer) -> None:
         log.warning("could not abort the re-publish transaction: %s", exc)
 
 
-def _copied(admin: AdminClient, plan: RepublishPlan) -> dict[int, int]:
+def _copied(admin: KafkaAdmin, plan: RepublishPlan) -> dict[int, int]:
     """How far earlier copies got into the target: source partition → offset."""
     lag = measure_lag(admin, progress_group(plan.target), [plan.source], timeout=_TIMEOUT)
     return {p: part.committed for (_, p), part in lag.items() if part.committed is not None}

@@ -21,6 +21,14 @@ from support import brokers, postgres, stack
 from support.workers import Pipeline, running_workers
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="run the chaos harness at full size: 100,000 events, the whole fault schedule",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by folder, so the marker always matches where a test lives."""
     for item in items:

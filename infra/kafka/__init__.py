@@ -2,5 +2,6 @@
 
 from conveyor.infra.kafka.cluster import LocalCluster, NodeStatus
 from conveyor.infra.kafka.runtime import KAFKA_POM, kafka_version
+from conveyor.infra.kafka.sasl import SaslUser
 
-__all__ = ["KAFKA_POM", "LocalCluster", "NodeStatus", "kafka_version"]
+__all__ = ["KAFKA_POM", "LocalCluster", "NodeStatus", "SaslUser", "kafka_version"]

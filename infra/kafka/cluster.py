@@ -23,6 +23,7 @@ from conveyor.infra import processes
 from conveyor.infra.exceptions import InfraError, NotRunningError, StartupError
 from conveyor.infra.kafka.properties import NodeSpec, log4j2_properties, server_properties
 from conveyor.infra.kafka.runtime import kafka_classpath
+from conveyor.infra.kafka.sasl import SaslUser
 from conveyor.infra.maven import java_executable
 
 __all__ = ["LocalCluster", "NodeStatus"]
@@ -43,9 +44,19 @@ class NodeStatus:
 
 
 class LocalCluster:
-    """One or three Kafka nodes under ``data_dir``; no process is touched until :meth:`start`."""
+    """One or three Kafka nodes under ``data_dir``; no process is touched until :meth:`start`.
 
-    def __init__(self, data_dir: Path, cache_dir: Path, nodes: int = 1, port: int = 9092) -> None:
+    With ``sasl`` the nodes authenticate every client, and each other, as that user.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        cache_dir: Path,
+        nodes: int = 1,
+        port: int = 9092,
+        sasl: SaslUser | None = None,
+    ) -> None:
         if nodes not in (1, 3):
             raise InfraError(f"a local cluster has 1 or 3 nodes, not {nodes}")
         self.data_dir = data_dir.resolve()
@@ -54,18 +65,24 @@ class LocalCluster:
             NodeSpec(node_id=i + 1, port=port + i, directory=self.data_dir / f"node-{i + 1}")
             for i in range(nodes)
         ]
+        self.sasl = sasl
         self._cluster_id = ""
         self._pids: dict[int, int] = {}
+        # The mechanism and user the storage was made with, as recorded (None: plaintext).
+        self._recorded_sasl: dict[str, str] | None = None
 
     @classmethod
-    def recorded(cls, data_dir: Path, cache_dir: Path) -> LocalCluster:
-        """The cluster whose state is recorded in ``data_dir``."""
+    def recorded(
+        cls, data_dir: Path, cache_dir: Path, sasl: SaslUser | None = None
+    ) -> LocalCluster:
+        """The cluster whose state is recorded in ``data_dir`` (``sasl``: the user to ask
+        it questions as, if it listens with SASL)."""
         state_path = data_dir / STATE_FILE
         try:
             state = json.loads(state_path.read_text())
         except FileNotFoundError:
             raise NotRunningError(f"no local Kafka cluster recorded in {data_dir}") from None
-        cluster = cls(data_dir, cache_dir, nodes=state["nodes"], port=state["port"])
+        cluster = cls(data_dir, cache_dir, nodes=state["nodes"], port=state["port"], sasl=sasl)
         cluster._cluster_id = state["cluster_id"]
         cluster._pids = {int(k): v for k, v in state["pids"].items()}
         return cluster
@@ -87,6 +104,12 @@ class LocalCluster:
     def start(self, timeout: float = 120.0) -> None:
         """Start every node and wait until each is in the cluster metadata."""
         self._adopt_recorded_state()
+        if self._recorded_sasl is not None and self._recorded_sasl != self._sasl_record():
+            raise InfraError(
+                f"the cluster in {self.data_dir} was made to listen with SASL "
+                f"{self._recorded_sasl['mechanism']} as {self._recorded_sasl['username']}; "
+                "start it the same way, or use another --data-dir"
+            )
         running = [n.node_id for n in self.nodes if self._running(n)]
         if running:
             raise InfraError(
@@ -160,6 +183,13 @@ class LocalCluster:
 
     def status(self) -> list[NodeStatus]:
         self._adopt_recorded_state()
+        if self._recorded_sasl is not None and self.sasl is None:
+            raise InfraError(
+                f"the cluster in {self.data_dir} listens with SASL "
+                f"({self._recorded_sasl['mechanism']}, user {self._recorded_sasl['username']}): "
+                "set KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and "
+                "KAFKA_SASL_PASSWORD as for its clients"
+            )
         registered = self._registered() if any(self._running(n) for n in self.nodes) else set()
         return [
             NodeStatus(
@@ -184,11 +214,14 @@ class LocalCluster:
             )
         self._cluster_id = state["cluster_id"]
         self._pids = {int(k): v for k, v in state["pids"].items()}
+        self._recorded_sasl = state.get("sasl")
 
     def _prepare(self, node: NodeSpec, java: str, classpath: str) -> None:
         """Write the node's configuration and format its storage on first use."""
         node.log_file.parent.mkdir(parents=True, exist_ok=True)
-        node.config_file.write_text(server_properties(node, self.nodes))
+        node.config_file.write_text(server_properties(node, self.nodes, self.sasl))
+        if self.sasl is not None:
+            node.config_file.chmod(0o600)  # it holds the password the brokers log in with
         (node.directory / "log4j2.properties").write_text(log4j2_properties(node))
         if (node.directory / "data" / "meta.properties").exists():
             return
@@ -204,6 +237,7 @@ class LocalCluster:
                 "--config",
                 str(node.config_file),
                 "--ignore-formatted",
+                *(self.sasl.format_arguments() if self.sasl is not None else []),
             ],
             capture_output=True,
             text=True,
@@ -244,7 +278,13 @@ class LocalCluster:
     def _registered(self) -> set[int]:
         """Node ids the cluster metadata lists right now (empty if nobody answers)."""
         # log_level 0: while nodes boot, librdkafka would print every refused connection.
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
+        admin = AdminClient(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "log_level": 0,
+                **(self.sasl.client_config() if self.sasl is not None else {}),
+            }
+        )
         try:
             metadata = admin.list_topics(timeout=2)
         except Exception:
@@ -259,8 +299,15 @@ class LocalCluster:
             "cluster_id": self._cluster_id,
             "pids": {str(k): v for k, v in self._pids.items()},
             "bootstrap_servers": self.bootstrap_servers,
+            "sasl": self._sasl_record(),
         }
         (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+    def _sasl_record(self) -> dict[str, str] | None:
+        """How the cluster listens, as recorded: the mechanism and user, never the password."""
+        if self.sasl is None:
+            return None
+        return {"mechanism": self.sasl.mechanism, "username": self.sasl.username}
 
 
 def _new_cluster_id() -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from conveyor.infra.kafka.sasl import LISTENER, SaslUser
+
 __all__ = ["NodeSpec", "log4j2_properties", "server_properties"]
 
 # Controllers listen this far above the broker ports, so 1 or 3 brokers take
@@ -37,8 +39,22 @@ class NodeSpec:
         return self.directory / "logs" / "stdout.log"
 
 
-def server_properties(node: NodeSpec, voters: list[NodeSpec]) -> str:
+# A local three-node quorum shares a laptop's or a CI runner's few cores with everything
+# else: with Kafka's defaults (2 s without a fetch from a majority and the active controller
+# resigns, 1 s election timeouts) a starved quorum that has lost one voter kept electing and
+# resigning for half a minute, fencing nobody meanwhile. More patience keeps it steady; a
+# dead controller is replaced a few seconds later than it would be on idle machines.
+_QUORUM_ON_A_BUSY_MACHINE = {
+    "controller.quorum.fetch.timeout.ms": 6000,
+    "controller.quorum.election.timeout.ms": 3000,
+}
+
+
+def server_properties(node: NodeSpec, voters: list[NodeSpec], sasl: SaslUser | None = None) -> str:
+    """A node's configuration; with ``sasl``, clients and the other brokers log in as that
+    user on its one listener (the controllers' own listener stays plaintext)."""
     size = len(voters)
+    listener = LISTENER if sasl is not None else "PLAINTEXT"
     # With three nodes a write is durable on two before it is acknowledged, and the
     # cluster keeps accepting writes with one node down; one node cannot do better than 1.
     replication = 3 if size >= 3 else 1
@@ -48,11 +64,11 @@ def server_properties(node: NodeSpec, voters: list[NodeSpec]) -> str:
         "process.roles": "broker,controller",
         "node.id": node.node_id,
         "controller.quorum.voters": quorum,
-        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
+        "listeners": f"{listener}://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"{listener}://127.0.0.1:{node.port}",
         "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": listener,
+        "listener.security.protocol.map": f"{listener}:{listener},CONTROLLER:PLAINTEXT",
         "log.dirs": node.directory / "data",
         "num.partitions": 3,
         "default.replication.factor": replication,
@@ -69,6 +85,8 @@ def server_properties(node: NodeSpec, voters: list[NodeSpec]) -> str:
         # A local cluster serves tests and demos: start groups at once instead of
         # waiting 3 s for more members to join.
         "group.initial.rebalance.delay.ms": 0,
+        **(_QUORUM_ON_A_BUSY_MACHINE if size >= 3 else {}),
+        **(sasl.broker_properties() if sasl is not None else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in props.items())
 

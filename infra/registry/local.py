@@ -17,8 +17,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from conveyor.config import KafkaSettings
 from conveyor.infra import processes
 from conveyor.infra.exceptions import InfraError, NotRunningError, StartupError
+from conveyor.infra.kafka.sasl import jaas_config
 from conveyor.infra.maven import java_executable, resolve
 from conveyor.infra.services import http_ok
 
@@ -33,17 +35,22 @@ _RUNNER = f"apicurio-registry-app-{APICURIO_VERSION}-runner.jar"
 # The Confluent API; Apicurio's own API lives beside it under /apis/registry.
 CCOMPAT_PATH = "/apis/ccompat/v7"
 STATE_FILE = "registry.json"
+# Quarkus reads this file below the working directory over the packaged configuration;
+# Apicurio hands every ``apicurio.kafka.common.*`` property to each of its Kafka clients.
+_KAFKA_CONFIG = Path("config") / "application.properties"
+_KAFKA_COMMON = "apicurio.kafka.common."
 
 
 class LocalRegistry:
-    """One registry process whose state file lives in ``data_dir``."""
+    """One registry process whose state file lives in ``data_dir``, storing its schemas
+    in the cluster ``kafka`` connects to (with its SASL and SSL settings)."""
 
     def __init__(
-        self, data_dir: Path, cache_dir: Path, bootstrap_servers: str, port: int = 8081
+        self, data_dir: Path, cache_dir: Path, kafka: KafkaSettings, port: int = 8081
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.cache_dir = cache_dir
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.port = port
         self.pid: int | None = None
 
@@ -53,9 +60,14 @@ class LocalRegistry:
             state = json.loads((data_dir / STATE_FILE).read_text())
         except FileNotFoundError:
             raise NotRunningError(f"no local schema registry recorded in {data_dir}") from None
-        registry = cls(data_dir, cache_dir, state["bootstrap_servers"], state["port"])
+        kafka = KafkaSettings(bootstrap_servers=state["bootstrap_servers"])
+        registry = cls(data_dir, cache_dir, kafka, state["port"])
         registry.pid = state["pid"]
         return registry
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka.bootstrap_servers
 
     @property
     def url(self) -> str:
@@ -94,6 +106,7 @@ class LocalRegistry:
             str(home / _RUNNER),
         ]
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._write_kafka_config()
         self.pid = processes.spawn(argv, self.log_file, cwd=self.data_dir)
         self._save()
         self._wait_ready(timeout)
@@ -109,6 +122,20 @@ class LocalRegistry:
         (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         self.pid = None
         return killed
+
+    def _write_kafka_config(self) -> None:
+        """How the registry's Kafka clients log in: in a file only its owner reads, not on
+        its command line, where every process could read the password."""
+        path = self.data_dir / _KAFKA_CONFIG
+        properties = _java_client_properties(self.kafka)
+        if not properties:
+            path.unlink(missing_ok=True)
+            return
+        path.parent.mkdir(exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(
+            "".join(f"{_KAFKA_COMMON}{k}={_escaped(v)}\n" for k, v in properties.items())
+        )
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -139,8 +166,34 @@ class LocalRegistry:
             return json.loads(response.read() or b"null")
 
     def _save(self) -> None:
-        state = {"pid": self.pid, "port": self.port, "bootstrap_servers": self.bootstrap_servers}
+        state = {
+            "pid": self.pid,
+            "port": self.port,
+            "bootstrap_servers": self.kafka.bootstrap_servers,
+        }
         (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _java_client_properties(kafka: KafkaSettings) -> dict[str, str]:
+    """The Java client's security settings for ``kafka``'s own (librdkafka's) ones."""
+    properties: dict[str, str] = {}
+    if kafka.security_protocol != "PLAINTEXT":
+        properties["security.protocol"] = kafka.security_protocol
+    if kafka.sasl_mechanism is not None:
+        properties["sasl.mechanism"] = kafka.sasl_mechanism
+        if kafka.sasl_username is not None and kafka.sasl_password is not None:
+            properties["sasl.jaas.config"] = jaas_config(
+                kafka.sasl_mechanism, kafka.sasl_username, kafka.sasl_password
+            )
+    if kafka.ssl_ca_location is not None:
+        properties["ssl.truststore.type"] = "PEM"
+        properties["ssl.truststore.location"] = str(kafka.ssl_ca_location)
+    return properties
+
+
+def _escaped(value: str) -> str:
+    """A value as a Java properties file holds it: backslashes doubled, no line breaks."""
+    return value.replace("\\", "\\\\").replace("\n", "\\n")
 
 
 def _resolve_apicurio(cache_dir: Path) -> Path:

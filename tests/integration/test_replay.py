@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient
 
 from conveyor.config import Settings
 from conveyor.infra.services import service_env
+from conveyor.monitoring.admin import KafkaAdmin
 from conveyor.monitoring.lag import measure_lag
 from conveyor.producers.config import producer_config
 from conveyor.producers.identity import KafkaHeaders
@@ -41,7 +41,7 @@ def _settled(settings: Settings, count: int) -> None:
 
 
 def _committed(settings: Settings, group: str, topic: str) -> dict[int, int | None]:
-    admin = AdminClient(settings.kafka.librdkafka_config())
+    admin = KafkaAdmin(settings.kafka.librdkafka_config())
     return {p: lag.committed for (_, p), lag in measure_lag(admin, group, [topic]).items()}
 
 

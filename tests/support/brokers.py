@@ -14,15 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from confluent_kafka.admin import AdminClient
 from testcontainers.community.kafka import KafkaContainer
 
-from conveyor.config import load_settings
+from conveyor.config import KafkaSettings, load_settings
 from conveyor.exceptions import ConveyorError
-from conveyor.infra.kafka import LocalCluster
+from conveyor.infra.kafka import LocalCluster, SaslUser
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.registry import LocalRegistry
 from support.ci import unavailable
+from support.kafka import fully_in_sync
+from support.waiting import wait_for
+
+_IN_SYNC_TIMEOUT = 120.0
 
 
 def cache_dir() -> Path:
@@ -31,10 +36,9 @@ def cache_dir() -> Path:
 
 
 @contextmanager
-def local_cluster(root: Path, nodes: int) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(
-        root, cache_dir(), nodes=nodes, port=free_port_block(nodes, offset=CONTROLLER_PORT_OFFSET)
-    )
+def local_cluster(root: Path, nodes: int, sasl: SaslUser | None = None) -> Iterator[LocalCluster]:
+    port = free_port_block(nodes, offset=CONTROLLER_PORT_OFFSET)
+    cluster = LocalCluster(root, cache_dir(), nodes=nodes, port=port, sasl=sasl)
     try:
         cluster.start()
     except ConveyorError as exc:
@@ -43,6 +47,19 @@ def local_cluster(root: Path, nodes: int) -> Iterator[LocalCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def restart_in_sync(cluster: LocalCluster, node_id: int) -> None:
+    """Start a killed node again and wait until every partition is back in sync on it,
+    so the next fault starts from a whole cluster."""
+    cluster.restart(node_id)
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap_servers})
+    wait_for(
+        lambda: fully_in_sync(admin),
+        timeout=_IN_SYNC_TIMEOUT,
+        interval=1.0,
+        what=f"every partition in sync after node {node_id} came back",
+    )
 
 
 def _docker_answers() -> bool:
@@ -80,7 +97,14 @@ def registry_url(root: Path, bootstrap_servers: str) -> Iterator[str]:
     if configured:
         yield configured
         return
-    registry = LocalRegistry(root, cache_dir(), bootstrap_servers, port=free_port_block(1))
+    with local_registry(root, KafkaSettings(bootstrap_servers=bootstrap_servers)) as url:
+        yield url
+
+
+@contextmanager
+def local_registry(root: Path, kafka: KafkaSettings) -> Iterator[str]:
+    """A registry of conveyor's launcher on the cluster ``kafka`` connects to; its URL."""
+    registry = LocalRegistry(root, cache_dir(), kafka, port=free_port_block(1))
     try:
         registry.start()
     except ConveyorError as exc:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from conveyor.config import Settings
+from conveyor.infra.services import service_env
 
 
 def conveyor(
@@ -30,22 +29,10 @@ def conveyor(
 
 
 def environment(settings: Settings, port: int | None = None) -> dict[str, str]:
-    """What a shell would export to run `conveyor` against this test's stack (its streams
-    and worker group in a config file beside its result store), with the API on ``port``."""
-    streams = {
-        name: s.model_dump(by_alias=True, exclude={"name"}) for name, s in settings.streams.items()
-    }
+    """What a shell would export to run `conveyor` against this test's stack (the rest of
+    its settings in a config file beside its result store), with the API on ``port``."""
     config = Path(settings.database_url.removeprefix("sqlite:///")).with_name("conveyor.yaml")
-    config.write_text(
-        json.dumps({"streams": streams, "workers": {"group_id": settings.workers.group_id}})
-    )
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": settings.schema_registry.url,
-        "CONVEYOR_CONFIG": str(config),
-        "CONVEYOR_DATABASE_URL": settings.database_url,
-    }
+    env = service_env(settings, config)
     if port is not None:
         env["CONVEYOR_API__PORT"] = str(port)
         env["CONVEYOR_API_URL"] = f"http://127.0.0.1:{port}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from conveyor.config import Settings
-from conveyor.monitoring.records import read_records
+from conveyor.monitoring.records import TopicReader, read_records
 from conveyor.producers.config import producer_config
 from conveyor.producers.direct import DirectProducer
 from conveyor.producers.samples import json_ready, sample_orders
@@ -36,7 +37,7 @@ def send_poisoned_orders(
     producer = Producer(producer_config(settings.kafka))
     for n, value in enumerate(garbage):
         producer.produce(stream.topic, key=f"c-{n:04d}".encode(), value=value)
-    assert producer.flush(10) == 0
+    assert producer.flush(60) == 0
     return invalid
 
 
@@ -52,6 +53,21 @@ def read_all(
     """Every committed record of ``topic``: read until nothing new came for ``idle`` seconds.
     Values are decoded through the registry, or left as bytes (``decode=False``)."""
     return _read(settings, topic, lambda _records, quiet: quiet >= idle, decode)
+
+
+def read_to_end(
+    settings: Settings, topic: str, decode: bool = True, timeout: float = 120.0
+) -> list[dict[str, Any]]:
+    """Every committed record of ``topic`` up to where each partition ends now."""
+    records: list[dict[str, Any]] = []
+    with TopicReader(settings, topic, decode=decode, until_end=True) as reader:
+        deadline = time.monotonic() + timeout
+        while not reader.at_end:
+            assert time.monotonic() < deadline, (
+                f"timed out after {timeout:.0f}s reading {topic} to its end ({len(records)} read)"
+            )
+            records += reader.poll(0.5)
+    return records
 
 
 def _read(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicCollection, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from support.waiting import wait_for
 
@@ -28,3 +29,18 @@ def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
         return wait_for(read, timeout=30, what=f"the end offsets of {topic}")
     finally:
         consumer.close()
+
+
+def fully_in_sync(admin: AdminClient) -> bool:
+    """Whether every partition of every topic has all its replicas in sync (False while
+    the cluster does not answer)."""
+    try:
+        topics = admin.list_topics(timeout=10).topics
+        described = admin.describe_topics(TopicCollection(list(topics)))
+        return all(
+            len(partition.isr) == len(partition.replicas)
+            for future in described.values()
+            for partition in future.result(10).partitions
+        )
+    except (KafkaException, TimeoutError):
+        return False

@@ -31,14 +31,15 @@ class Pipeline:
 
 
 def worker_process(
-    settings: Settings, directory: Path, name: str, members: int
+    settings: Settings, directory: Path, name: str, members: int, verbosity: str = "-v"
 ) -> AbstractContextManager[subprocess.Popen[bytes]]:
     """A ``conveyor worker`` on ``settings``, ready once the group is stable with
-    ``members`` members; its log is ``directory/<name>.log``."""
+    ``members`` members; its log (at INFO, ``verbosity="-vv"`` for DEBUG) is
+    ``directory/<name>.log``."""
     env = service_env(settings, directory / "conveyor.yaml")
     admin = AdminClient(settings.kafka.librdkafka_config())
     ready = partial(has_stable_members, admin, settings.workers.group_id, members)
-    return conveyor_service(["-v", "worker"], env, directory / f"{name}.log", ready)
+    return conveyor_service([verbosity, "worker"], env, directory / f"{name}.log", ready)
 
 
 @contextmanager

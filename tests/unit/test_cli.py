@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,34 @@ def test_replay_and_dlq_usage_errors_exit_2_before_touching_kafka(
 
     assert result.exit_code == 2, result.output
     assert says in result.output
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "api.example.com"])
+def test_the_api_refuses_to_listen_beyond_loopback_without_keys(host: str) -> None:
+    result = CliRunner().invoke(main, ["api", "--host", host])
+
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: refusing to listen on {host} without API keys; configure api.keys "
+        "(`conveyor api keygen`) or listen on 127.0.0.1"
+    )
+
+
+def test_a_status_of_a_sasl_cluster_without_its_login_says_which_settings_to_set(
+    tmp_path: Path,
+) -> None:
+    state = {
+        "nodes": 1,
+        "port": 9092,
+        "cluster_id": "x",
+        "pids": {},
+        "sasl": {"mechanism": "PLAIN", "username": "shop"},
+    }
+    (tmp_path / "kafka").mkdir()
+    (tmp_path / "kafka" / "cluster.json").write_text(json.dumps(state))
+
+    result = CliRunner().invoke(main, ["broker", "status", "--data-dir", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "listens with SASL (PLAIN, user shop)" in result.output
+    assert "KAFKA_SASL_PASSWORD" in result.output

@@ -59,6 +59,28 @@ def test_strict_types_refuse_what_lax_parsing_would_coerce(reader: EventReader) 
         reader.read(b'{"recipient": "a", "subject": "s", "body": 12}', "application/json")
 
 
+def test_a_number_without_a_fraction_is_an_integer_but_a_fraction_or_string_is_not() -> None:
+    orders = EventReader(event_type(load_streams()["orders"]), max_items=3)
+    order = {
+        "order_id": "o-1",
+        "customer_id": "c-1",
+        "region": "eu",
+        "amount_cents": 2_010_479.0,
+        "items": [{"sku": "s", "quantity": 1.0, "unit_price_cents": 2_010_479}],
+        "placed_at": "2026-11-01T12:00:00Z",
+    }
+
+    (event,) = orders.read(json.dumps(order).encode(), "application/json").events
+
+    assert event["amount_cents"] == 2_010_479
+    assert type(event["amount_cents"]) is int
+    assert type(event["items"][0]["quantity"]) is int
+    for refused in (12.5, "12", 2.0**70):
+        with pytest.raises(InvalidEventsError) as problems:
+            orders.read(json.dumps({**order, "amount_cents": refused}).encode(), "application/json")
+        assert [p["loc"] for p in problems.value.detail] == [["amount_cents"]]
+
+
 def test_too_many_events_is_413_not_422(reader: EventReader) -> None:
     body = json.dumps([note(n) for n in range(4)]).encode()
 

@@ -32,6 +32,8 @@ def test_three_nodes_replicate_three_times_and_need_two_in_sync() -> None:
         assert p["controller.quorum.voters"] == (
             "1@127.0.0.1:9192,2@127.0.0.1:9193,3@127.0.0.1:9194"
         )
+        # Patient enough that a starved two-voter quorum keeps its controller.
+        assert p["controller.quorum.fetch.timeout.ms"] == "6000"
     assert [p["listeners"] for p in props] == [
         f"PLAINTEXT://127.0.0.1:{9092 + i},CONTROLLER://127.0.0.1:{9192 + i}" for i in range(3)
     ]
