@@ -44,10 +44,16 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 
 def free_port_block(size: int, offset: int | None = None) -> int:
     """The first of ``size`` consecutive free ports (and, with ``offset``, the same ports
-    shifted by it), for stacks that must not collide with one already running."""
+    shifted by it), for stacks that must not collide with one already running.
+
+    They lie below the ports the kernel gives outgoing connections: a client that keeps
+    reconnecting to a stopped broker can be handed the broker's own port as its local one
+    (a TCP self-connection), and the broker could then not listen there when it restarts.
+    """
     rng = random.Random()  # noqa: S311 - picking ports, not secrets
+    top = min(40_000, _first_ephemeral_port()) - size - (offset or 0)
     for _ in range(200):
-        base = rng.randrange(20_000, 40_000)
+        base = rng.randrange(20_000, top)
         ports = list(range(base, base + size))
         if offset is not None:
             ports += [p + offset for p in ports]
@@ -57,6 +63,14 @@ def free_port_block(size: int, offset: int | None = None) -> int:
             continue
         return base
     raise PortInUseError(0)
+
+
+def _first_ephemeral_port() -> int:
+    """Where the kernel's range of ports for outgoing connections begins."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default; macOS and Windows begin at 49152
 
 
 def spawn(argv: Sequence[str], log: Path, cwd: Path) -> int:

@@ -26,6 +26,14 @@ def test_a_port_something_listens_on_is_reported_in_use() -> None:
             processes.ensure_ports_free([port])
 
 
+def test_port_blocks_stay_below_the_ports_the_kernel_gives_outgoing_connections() -> None:
+    first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+
+    for _ in range(50):
+        base = processes.free_port_block(3, offset=100)
+        assert base + 2 + 100 < first_ephemeral
+
+
 def test_a_spawned_process_is_recognised_by_its_marker_and_stopped(tmp_path: Path) -> None:
     marker = f"marker-{uuid.uuid4()}"
     pid = processes.spawn(
