@@ -12,26 +12,40 @@ aborted, and the next one starts from the last committed seq. Readers with
 One relay runs per worker group, on the Faust leader. The transactional id is the
 same for every relay of the group, so a new one fences an old one that has not
 noticed it lost the leadership (its commit fails instead of publishing twice).
+
+The same fencing lets a relay give up on a producer stuck in librdkafka: a transaction
+whose coordinator died mid-way can wait in ``send_offsets_to_transaction`` for ever, past
+its timeout (librdkafka #5456, #5511, open). A transaction still running after the
+transaction timeout could not commit anyway, so the relay leaves that producer to its
+thread and opens a new one, whose ``init_transactions`` fences the old and aborts its
+transaction. And ``publish`` never raises: a broker or store outage only means nothing was
+published this round, and the relay starts afresh on the next.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor.config import Settings
 from conveyor.processors.records import OutboxRecord
 from conveyor.producers.config import producer_config
 from conveyor.producers.topics import OUTBOX_TOPIC
 from conveyor.store import JobStore
-from conveyor.store.results import outbox_after, prune_outbox
+from conveyor.store.results import OutboxRow, outbox_after, prune_outbox
 
 __all__ = ["OutboxRelay"]
 
 log = logging.getLogger(__name__)
 
 _TIMEOUT = 30.0
+
+T = TypeVar("T")
 
 
 class OutboxRelay:
@@ -50,8 +64,21 @@ class OutboxRelay:
     def group_id(self) -> str:
         return f"{self._settings.workers.group_id}.outbox"
 
+    @property
+    def _transaction_timeout(self) -> float:
+        return self._settings.workers.session_timeout_seconds * 3
+
     def publish(self) -> int:
-        """Publish the next records, if any, in one transaction; returns how many."""
+        """Publish the next records, if any, in one transaction; returns how many (0 also
+        when Kafka or the store failed this round: the relay starts afresh on the next)."""
+        try:
+            return self._publish()
+        except (KafkaException, SQLAlchemyError) as exc:
+            log.warning("outbox relay starting afresh error=%r", exc)
+            self.close()
+            return 0
+
+    def _publish(self) -> int:
         if self._producer is None:
             self._open()
         assert self._producer is not None
@@ -60,25 +87,22 @@ class OutboxRelay:
             rows = outbox_after(conn, self._published, self._batch)
         if not rows:
             return 0
-        producer = self._producer
+        producer, consumer = self._producer, self._consumer
         try:
-            producer.begin_transaction()
-            for row in rows:
-                self._produce(
-                    producer,
-                    row.topic,
-                    row.key,
-                    row.value,
-                    OutboxRecord.headers_from_blob(row.headers),
-                )
-            producer.send_offsets_to_transaction(
-                [TopicPartition(OUTBOX_TOPIC, 0, rows[-1].seq, metadata=self._store_id)],
-                self._consumer.consumer_group_metadata(),
-                _TIMEOUT,
-            )
-            producer.commit_transaction(_TIMEOUT)
+            _within(self._transaction_timeout, lambda: self._transact(producer, consumer, rows))
         except KafkaException as exc:
             self._recover(exc)
+            return 0
+        except TimeoutError:
+            log.error(
+                "outbox transaction stuck in librdkafka for %.0fs; leaving its producer, "
+                "which the next one fences group=%s first_seq=%d",
+                self._transaction_timeout,
+                self.group_id,
+                rows[0].seq,
+            )
+            self._producer = None
+            self.close()
             return 0
         self._published = rows[-1].seq
         with self._store.engine.begin() as conn:
@@ -90,14 +114,28 @@ class OutboxRelay:
             self._consumer.close()
         self._producer = self._consumer = None
 
+    def _transact(self, producer: Producer, consumer: Consumer, rows: list[OutboxRow]) -> None:
+        """One transaction: the rows, and "published up to the last of them" as an offset.
+        Runs on a thread of its own (see :func:`_within`) and touches no relay state."""
+        producer.begin_transaction()
+        for row in rows:
+            self._produce(
+                producer, row.topic, row.key, row.value, OutboxRecord.headers_from_blob(row.headers)
+            )
+        producer.send_offsets_to_transaction(
+            [TopicPartition(OUTBOX_TOPIC, 0, rows[-1].seq, metadata=self._store_id)],
+            consumer.consumer_group_metadata(),
+            _TIMEOUT,
+        )
+        producer.commit_transaction(_TIMEOUT)
+
     def _open(self) -> None:
-        workers = self._settings.workers
         producer = Producer(
             producer_config(
                 self._settings.kafka,
                 **{
                     "transactional.id": self.group_id,
-                    "transaction.timeout.ms": str(int(workers.session_timeout_seconds * 3000)),
+                    "transaction.timeout.ms": str(int(self._transaction_timeout * 1000)),
                 },
             )
         )
@@ -159,3 +197,28 @@ class OutboxRelay:
         # read the committed progress again.
         log.warning("outbox relay restarting error=%s", error.str())
         self.close()
+
+
+def _within(seconds: float, work: Callable[[], T]) -> T:
+    """``work()``, or :class:`TimeoutError` if it has not returned after ``seconds``.
+
+    It runs on a daemon thread, which is left behind if it never returns: a call stuck in
+    a C library cannot be interrupted, and must not keep the worker from exiting either.
+    """
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="outbox-transaction", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"still running after {seconds:.0f}s")
+    if failure:
+        raise failure[0]
+    return outcome[0]

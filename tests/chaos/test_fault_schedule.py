@@ -110,12 +110,17 @@ class _ChaosRun:
             self.fired = schedule.fired
             over = self._began + self.fired[-1].ended
             ends = wait_for(lambda: input_ends(stack), timeout=60, what="the input topics' ends")
-            self._until(lambda: caught_up(stack, ends), 300, "the workers to catch up")
+            decided = self._watch.last_decided()
+            self._until(
+                lambda: caught_up(stack, ends) and self._watch.published_through(decided),
+                300,
+                "the workers to catch up and publish",
+            )
             recovery = time.monotonic() - over
             self._until(lambda: load.done, 2 * sending + 300, "the load to be sent")
             load.join()
             self._until(
-                lambda: self._watch.drained() and caught_up(stack), 600, "every job settled"
+                lambda: self._watch.drained() and caught_up(stack), 300, "every job settled"
             )
             self._note(force=True)
         finally:

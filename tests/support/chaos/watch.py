@@ -1,8 +1,9 @@
 """How far a chaos run has got: jobs settled, the workers' lag, the outbox.
 
-Recovery after the last fault is measured against where the input topics ended when that
-fault was over: the workers have recovered once their group has committed past every
-record that was there, so the load that goes on after it does not count against them.
+Recovery after the last fault is measured against where things stood when that fault was
+over: the workers have recovered once their group has committed past every record that was
+on the input topics then, and the outbox relay has published every result decided by then,
+so the load that goes on after it does not count against them.
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ class StoreWatch:
             return False
         with self._engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(outbox)).scalar_one() == 0
+
+    def last_decided(self) -> int:
+        """The seq of the newest outbox record (0 if there never was one)."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(outbox.c.seq), 0))).scalar_one())
+
+    def published_through(self, seq: int) -> bool:
+        """Whether the relay has published every outbox record up to ``seq`` (it prunes
+        what it published)."""
+        with self._engine.connect() as conn:
+            waiting = select(func.count()).select_from(outbox).where(outbox.c.seq <= seq)
+            return conn.execute(waiting).scalar_one() == 0
 
     def close(self) -> None:
         self._engine.dispose()
