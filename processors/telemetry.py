@@ -36,6 +36,10 @@ __all__ = ["WorkerTelemetry"]
 
 log = logging.getLogger(__name__)
 
+# Seconds one lag measurement may take: a measurement still running when the worker stops
+# (Kafka gone) holds its exit until it gives up.
+_LAG_TIMEOUT = 5.0
+
 
 @dataclass
 class WorkerTelemetry:
@@ -83,8 +87,9 @@ class WorkerTelemetry:
             measured = {}
             if held:
                 try:
+                    topics_held = sorted({t for t, _ in held})
                     lag = await asyncio.to_thread(
-                        measure_lag, admin, workers.group_id, sorted({t for t, _ in held})
+                        measure_lag, admin, workers.group_id, topics_held, _LAG_TIMEOUT
                     )
                     measured = {key: lag[key] for key in held if key in lag}
                 except MonitoringError as exc:
