@@ -15,11 +15,11 @@ noticed it lost the leadership (its commit fails instead of publishing twice).
 
 The same fencing lets a relay give up on a producer stuck in librdkafka: a transaction
 whose coordinator died mid-way can wait in ``send_offsets_to_transaction`` for ever, past
-its timeout (librdkafka #5456, #5511, open). A transaction still running after the
-transaction timeout could not commit anyway, so the relay leaves that producer to its
+its timeout (librdkafka #5456, #5511, open). The relay leaves such a producer to its
 thread and opens a new one, whose ``init_transactions`` fences the old and aborts its
-transaction. And ``publish`` never raises: a broker or store outage only means nothing was
-published this round, and the relay starts afresh on the next.
+transaction: whatever the old one does later cannot commit. And ``publish`` never
+raises: a broker or store outage only means nothing was published this round, and the
+relay starts afresh on the next.
 """
 
 from __future__ import annotations
@@ -68,6 +68,12 @@ class OutboxRelay:
     def _transaction_timeout(self) -> float:
         return self._settings.workers.session_timeout_seconds * 3
 
+    @property
+    def _stuck_after(self) -> float:
+        # A transaction takes about a second; one still running after half its timeout is
+        # stuck, or so slow that running it again on a new producer costs less than waiting.
+        return self._transaction_timeout / 2
+
     def publish(self) -> int:
         """Publish the next records, if any, in one transaction; returns how many (0 also
         when Kafka or the store failed this round: the relay starts afresh on the next)."""
@@ -89,7 +95,7 @@ class OutboxRelay:
             return 0
         producer, consumer = self._producer, self._consumer
         try:
-            _within(self._transaction_timeout, lambda: self._transact(producer, consumer, rows))
+            _within(self._stuck_after, lambda: self._transact(producer, consumer, rows))
         except KafkaException as exc:
             self._recover(exc)
             return 0
@@ -97,7 +103,7 @@ class OutboxRelay:
             log.error(
                 "outbox transaction stuck in librdkafka for %.0fs; leaving its producer, "
                 "which the next one fences group=%s first_seq=%d",
-                self._transaction_timeout,
+                self._stuck_after,
                 self.group_id,
                 rows[0].seq,
             )

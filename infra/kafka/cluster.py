@@ -276,11 +276,20 @@ class LocalCluster:
         return pid is not None and processes.is_running(pid, str(node.config_file))
 
     def _registered(self) -> set[int]:
-        """Node ids the cluster metadata lists right now (empty if nobody answers)."""
+        """The nodes that answer on their own port and list themselves in the metadata.
+
+        Each node is asked itself: the others' metadata may still list a node that was
+        killed (with no active controller, nobody fences it), and a restarted node serves
+        clients only once it has caught up with the quorum and registered again.
+        """
+        return {n.node_id for n in self.nodes if n.node_id in self._listed_by(n)}
+
+    def _listed_by(self, node: NodeSpec) -> set[int]:
+        """The node ids in ``node``'s answer to a metadata request (empty if none came)."""
         # log_level 0: while nodes boot, librdkafka would print every refused connection.
         admin = AdminClient(
             {
-                "bootstrap.servers": self.bootstrap_servers,
+                "bootstrap.servers": f"127.0.0.1:{node.port}",
                 "log_level": 0,
                 **(self.sasl.client_config() if self.sasl is not None else {}),
             }
