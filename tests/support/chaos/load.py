@@ -3,7 +3,8 @@
 Several threads share the plan; request ``i`` is due when the events before it would have
 been sent at ``rate`` events a second, so the load goes on at the same pace through every
 fault (a thread stuck on a slow answer leaves the next requests to the others). Each
-attempt's answer goes to the ledger; an indeterminate one is tried again a few times.
+attempt's answer goes to the ledger; an indeterminate one is tried again a few times,
+unless the plan sends that request only once.
 """
 
 from __future__ import annotations
@@ -101,11 +102,12 @@ class LoadGenerator:
     def _send(self, client: httpx.Client, request: PlannedRequest) -> None:
         body: Any = request.events[0] if len(request.events) == 1 else list(request.events)
         fate = Fate.INDETERMINATE
-        for attempt in range(1, _ATTEMPTS + 1):
+        attempts = 1 if request.once else _ATTEMPTS
+        for attempt in range(1, attempts + 1):
             status, retry_after = _post(client, f"/v1/streams/{request.stream}/events", body)
             self._ledger.attempted(status)
             fate = fate_of(status)
-            if fate is not Fate.INDETERMINATE or attempt == _ATTEMPTS:
+            if fate is not Fate.INDETERMINATE or attempt == attempts:
                 break
             self._stop.wait(retry_after or attempt)
         self._ledger.settled(request, fate)

@@ -1,12 +1,13 @@
 """What a chaos run sends: requests through the API, and poison straight to the topic.
 
 Every event carries its ``event_id`` from the start, so each request can be told apart
-downstream and a retried request is the same events again. About one request in a
-hundred carries an event the API must refuse (its region does not exist): the whole
-request is refused, and none of its events may ever be applied. The poison is written
-to the orders topic directly, half orders whose lines do not add up, half bytes that are
-not Avro, so that exactly that many dead letters are due whatever the faults do to the
-HTTP requests.
+downstream and a retried request is the same events again. One request in ten is sent
+once whatever its answer, as a client that never retries would, so that faults leave some
+events indeterminate. About one request in a hundred carries an event the API must refuse
+(its region does not exist): the whole request is refused, and none of its events may
+ever be applied. The poison is written to the orders topic directly, half orders whose
+lines do not add up, half bytes that are not Avro, so that exactly that many dead letters
+are due whatever the faults do to the HTTP requests.
 """
 
 from __future__ import annotations
@@ -22,17 +23,20 @@ __all__ = ["Plan", "PlannedRequest", "Poison", "make_plan"]
 
 _BATCH_SIZES = (1, 5, 20, 50, 100)
 _REFUSED_EVERY = 100  # about one request in this many carries an event the API refuses
+_ONCE_EVERY = 10  # about one request in this many is never sent again
 _NOTIFICATION_SHARE = 0.03
 _START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class PlannedRequest:
-    """One POST: its stream, its events (JSON-ready) and whether the API must refuse it."""
+    """One POST: its stream, its events (JSON-ready), whether the API must refuse it and
+    whether it is sent only once, whatever the answer."""
 
     stream: str
     events: tuple[dict[str, Any], ...]
     refused: bool = False
+    once: bool = False
 
     @property
     def event_ids(self) -> list[str]:
@@ -96,7 +100,8 @@ def make_plan(events: int, poison: int, seed: int, poison_chunks: int = 5) -> Pl
         refused = stream == "orders" and size > 1 and rng.randrange(_REFUSED_EVERY) == 0
         if refused:
             batch[rng.randrange(size)]["region"] = "atlantis"
-        requests.append(PlannedRequest(stream, tuple(batch), refused))
+        once = rng.randrange(_ONCE_EVERY) == 0
+        requests.append(PlannedRequest(stream, tuple(batch), refused, once))
     return Plan(requests, _poison_chunks(poison, poison_chunks, len(requests), seed))
 
 
