@@ -92,27 +92,36 @@ def spawn(argv: Sequence[str], log: Path, cwd: Path) -> int:
 def is_running(pid: int, marker: str) -> bool:
     """Whether ``pid`` is alive *and* still ours: its command line contains ``marker``.
 
-    Checking the command line keeps a recycled pid from passing for our process.
-    A child of ours found dead is reaped here.
+    Checking the command line keeps a recycled pid from passing for our process. Whether
+    a child of ours is alive is asked with ``waitpid``, which reaps it once it has exited:
+    ``/proc`` already shows a multithreaded child (the JVM) as a zombie while its other
+    threads are still exiting, when it cannot be reaped yet and may still hold its ports.
     """
-    alive = _alive(pid, marker)
     child = _children.get(pid)
-    if not alive and child is not None and child.poll() is not None:
+    if child is None:
+        return _alive(pid) and _marked(pid, marker)
+    if child.poll() is not None:
         del _children[pid]
-    return alive
+        return False
+    return _marked(pid, marker)
 
 
-def _alive(pid: int, marker: str) -> bool:
+def _alive(pid: int) -> bool:
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
     # A zombie (state Z) has exited; it only waits for its parent to reap it.
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _marked(pid: int, marker: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
         return False
     # While a process execs (the java launcher may re-exec itself) its command line
-    # reads empty for a moment: alive, not yet recognisable.
+    # reads empty for a moment: alive, not yet recognisable. A zombie's reads empty too.
     return not cmdline or marker.encode() in cmdline
 
 

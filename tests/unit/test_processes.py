@@ -48,6 +48,8 @@ def test_a_spawned_process_is_recognised_by_its_marker_and_stopped(tmp_path: Pat
     assert not processes.is_running(pid, "another-marker")
     assert processes.stop(pid, marker, timeout=10) is False  # exited on SIGTERM
     assert not processes.is_running(pid, marker)
+    with pytest.raises(ChildProcessError):  # reaped: no zombie left behind
+        os.waitpid(pid, os.WNOHANG)
 
 
 def test_a_process_that_ignores_sigterm_is_killed_after_the_bound(tmp_path: Path) -> None:
