@@ -6,9 +6,10 @@ strikes. Every request is classed by its answer (see ``support/chaos/ledger.py``
 after the drain the result store, the output topics, the DLQs and the mail server are
 held against those classes (``support/chaos/verdict.py``).
 
-Two sizes. By default (the suite, CI): 10,000 events, two workers, one of them SIGKILLed
-at 30%. With ``--full``: 100,000 events, three workers, each SIGKILLed in turn, each broker
-SIGKILLed and restarted in turn, and the API SIGKILLed and restarted. The summary table and
+Two sizes. By default (the suite, CI): 10,000 events, two workers; the API SIGKILLed and
+restarted at 20%, one worker SIGKILLed at 40%. With ``--full``: 100,000 events, three
+workers, each SIGKILLed in turn, each broker SIGKILLed and restarted in turn, and the API
+SIGKILLed and restarted. The summary table and
 a timeline PNG are printed and kept in the test's directory.
 """
 

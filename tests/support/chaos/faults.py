@@ -46,9 +46,13 @@ def _bounce_broker(at: float, node: int) -> Fault:
     )
 
 
+def _restart_api(at: float) -> Fault:
+    return Fault(at, "SIGKILL the API, start it again", lambda s: s.restart_api())
+
+
 def default_schedule() -> list[Fault]:
-    """One worker killed at about 30%."""
-    return [_kill_worker(0.30, 0)]
+    """The API killed at about 20%, while the load is going; one worker at about 40%."""
+    return [_restart_api(0.20), _kill_worker(0.40, 0)]
 
 
 def full_schedule() -> list[Fault]:
@@ -59,7 +63,7 @@ def full_schedule() -> list[Fault]:
         _bounce_broker(0.20, 1),
         _kill_worker(0.32, 1),
         _bounce_broker(0.42, 2),
-        Fault(0.52, "SIGKILL the API, start it again", lambda s: s.restart_api()),
+        _restart_api(0.52),
         _kill_worker(0.60, 2),
         _bounce_broker(0.72, 3),
     ]

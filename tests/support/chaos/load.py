@@ -38,7 +38,7 @@ class LoadGenerator:
         plan: Plan,
         ledger: Ledger,
         rate: float,
-        threads: int = 8,
+        threads: int = 16,
     ) -> None:
         self._settings = settings
         self._api_url = api_url

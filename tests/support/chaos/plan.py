@@ -1,7 +1,7 @@
 """What a chaos run sends: requests through the API, and poison straight to the topic.
 
 Every event carries its ``event_id`` from the start, so each request can be told apart
-downstream and a retried request is the same events again. One request in ten is sent
+downstream and a retried request is the same events again. One request in four is sent
 once whatever its answer, as a client that never retries would, so that faults leave some
 events indeterminate. About one request in a hundred carries an event the API must refuse
 (its region does not exist): the whole request is refused, and none of its events may
@@ -23,7 +23,7 @@ __all__ = ["Plan", "PlannedRequest", "Poison", "make_plan"]
 
 _BATCH_SIZES = (1, 5, 20, 50, 100)
 _REFUSED_EVERY = 100  # about one request in this many carries an event the API refuses
-_ONCE_EVERY = 10  # about one request in this many is never sent again
+_ONCE_EVERY = 4  # about one request in this many is never sent again
 _NOTIFICATION_SHARE = 0.03
 _START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
