@@ -42,8 +42,10 @@ def test_a_spawned_process_is_recognised_by_its_marker_and_stopped(tmp_path: Pat
         cwd=tmp_path,
     )
 
-    # While it execs, its command line reads empty and any marker passes: wait it out.
-    wait_for(lambda: Path(f"/proc/{pid}/cmdline").read_bytes(), 10, 0.01, "its command line")
+    # Popen returns while the child is still inside execve, when its command line reads
+    # empty and any marker passes: wait it out.
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    wait_for(lambda: marker.encode() in cmdline.read_bytes(), 10, 0.01, "its command line")
     assert processes.is_running(pid, marker)
     assert not processes.is_running(pid, "another-marker")
     assert processes.stop(pid, marker, timeout=10) is False  # exited on SIGTERM
