@@ -7,6 +7,7 @@ system that deduplicates on it) can tell copies apart from distinct messages.
 from __future__ import annotations
 
 import asyncio
+import string
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
@@ -20,8 +21,26 @@ from conveyor.store.tables import deliveries, insert_ignoring_duplicates
 __all__ = ["EmailHandler", "message_id"]
 
 
+# What the left of a Message-ID may hold (RFC 5322 atext), less "%", which escapes the rest.
+_ATEXT = frozenset(string.ascii_letters + string.digits + "!#$&'*+-/=?^_`{|}~")
+
+
 def message_id(event_id: str) -> str:
-    return f"<{event_id}@conveyor>"
+    """``<event_id@conveyor>``, each character a Message-ID may not hold percent-encoded
+    (its UTF-8 bytes), dots too unless they only separate words. Left raw, a batch's
+    ``key:index`` ids gave every e-mail of the batch the same ``Message-ID: <key``: the
+    header ends at the colon, and a mail system that deduplicates on it drops the rest."""
+    dots = all(event_id.split("."))  # none first, last or doubled
+    return "<{}@conveyor>".format(
+        "".join(
+            char if char in _ATEXT or (char == "." and dots) else _escaped(char)
+            for char in event_id
+        )
+    )
+
+
+def _escaped(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode())
 
 
 class EmailHandler(Handler):

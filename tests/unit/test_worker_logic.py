@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import pytest
 
 from conveyor.processors.exceptions import InvalidEventError
+from conveyor.processors.pipeline.notifications import message_id
 from conveyor.processors.pipeline.orders import enrich, window_of
 from conveyor.processors.records import Consumed, event_from, failure_headers
 from conveyor.producers.samples import sample_orders
@@ -72,3 +75,30 @@ def test_reserving_past_the_burst_queues_callers_at_the_rate() -> None:
     bucket = TokenBucket(rate=10.0, burst=2, stamp=0.0)
     waits = [bucket.reserve(now=0.0) for _ in range(4)]
     assert waits == pytest.approx([0.0, 0.0, 0.1, 0.2])
+
+
+@pytest.mark.parametrize(
+    ("event_id", "expected"),
+    [
+        ("0190b8a2-7c1e-7d3f-9a4b-1c2d3e4f5a6b", "<0190b8a2-7c1e-7d3f-9a4b-1c2d3e4f5a6b@conveyor>"),
+        ("nightly.digest.2026-11-22T06:00", "<nightly.digest.2026-11-22T06%3A00@conveyor>"),
+        ("key:0", "<key%3A0@conveyor>"),
+        ('a<b>(c)"d",e;f@g[h]%', "<a%3Cb%3E%28c%29%22d%22%2Ce%3Bf%40g%5Bh%5D%25@conveyor>"),
+        (".lead..dots.", "<%2Elead%2E%2Edots%2E@conveyor>"),
+        ("café", "<caf%C3%A9@conveyor>"),
+    ],
+)
+def test_a_message_id_survives_being_sent_and_read_back(event_id: str, expected: str) -> None:
+    message = EmailMessage()
+    message["Message-ID"] = message_id(event_id)
+    message.set_content("x")
+    received = message_from_bytes(message.as_bytes(policy=policy.SMTP), policy=policy.default)
+
+    assert message_id(event_id) == expected
+    assert str(received["Message-ID"]) == expected
+    assert not received["Message-ID"].defects
+
+
+def test_the_events_of_one_batch_get_message_ids_of_their_own() -> None:
+    ids = {message_id(f"order-42:{index}") for index in range(10)}
+    assert len(ids) == 10
