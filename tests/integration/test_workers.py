@@ -89,11 +89,21 @@ def test_5000_orders_are_enriched_once_and_revenue_per_minute_adds_up(pipeline: 
 
 def test_each_notification_is_one_email_with_its_event_id(pipeline: Pipeline) -> None:
     ids = _post(pipeline, "notifications", _notifications(40))
-    _settled(pipeline, 40)
+    # A batch named by an Idempotency-Key: its events' ids are "promo-7:0" and so on.
+    keyed = pipeline.api.post(
+        "/v1/streams/notifications/events",
+        json=_notifications(3),
+        headers={"Idempotency-Key": "promo-7"},
+    )
+    assert keyed.status_code == 202, keyed.text
+    ids += [r["event_id"] for r in keyed.json()["events"]]
+    _settled(pipeline, 43)
 
-    assert job_statuses(pipeline.settings) == {"succeeded": 40}
+    assert job_statuses(pipeline.settings) == {"succeeded": 43}
     received = [m["Message-ID"] for m in pipeline.mail.messages()]
     assert sorted(received) == sorted(message_id(i) for i in ids)
+    assert len(set(received)) == 43
+    assert "<promo-7%3A2@conveyor>" in received
     job = pipeline.api.get(f"/v1/jobs/{ids[0]}").json()
     assert job["status"] == "succeeded"
     assert job["result"]["message_id"] == message_id(ids[0])
