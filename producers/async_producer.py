@@ -26,6 +26,7 @@ from conveyor.producers.identity import KafkaHeaders
 __all__ = ["AsyncProducer", "Delivery", "Outgoing"]
 
 log = logging.getLogger(__name__)
+_librdkafka_log = logging.getLogger("conveyor.librdkafka")
 
 
 # A record to produce: key, value, headers.
@@ -53,7 +54,10 @@ class AsyncProducer:
         self._reports: list[_Pending] = []
 
     def start(self) -> None:
-        config = {**self._config, "error_cb": self._on_error}
+        # librdkafka's own lines (a broker gone, a coordinator loading) go through logging,
+        # served by the poll thread, so they come out in the process's format (JSON too)
+        # rather than raw on stderr.
+        config = {**self._config, "error_cb": self._on_error, "logger": _librdkafka_log}
         self._producer = Producer(config)
         self._poller = threading.Thread(target=self._poll, name="producer-poll", daemon=True)
         self._poller.start()
