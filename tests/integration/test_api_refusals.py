@@ -121,7 +121,7 @@ def test_an_idempotency_key_no_event_id_could_be_is_422_naming_the_header(
     order = orders_json(1)[0]
     del order["event_id"]
 
-    response = api.post("/v1/streams/orders/events", json=order, headers={"Idempotency-Key": key})
+    response = api.post("/v1/streams/orders/events", json=order, headers={b"Idempotency-Key": key})
 
     assert response.status_code == 422
     (problem,) = response.json()["detail"]
