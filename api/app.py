@@ -35,7 +35,7 @@ from conveyor.producers.topics import require_topics
 from conveyor.schemas import registry_client
 from conveyor.schemas.models import json_schema
 from conveyor.schemas.serde import AvroEncoder, register_value_schema
-from conveyor.store import JobStore
+from conveyor.store import IdempotencyKeys, JobStore
 from conveyor.tracing import tracer_provider_from
 
 __all__ = ["check_bind", "create_app"]
@@ -130,6 +130,7 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
                 producer=producer,
                 monitor=monitor,
                 jobs=jobs,
+                keys=IdempotencyKeys(store.engine),
                 metrics=state.metrics,
                 tracing=state.tracing,
             )

@@ -9,6 +9,8 @@ deduplicates on it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -16,10 +18,12 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 
 from conveyor.api.body import EventReader, problem
 from conveyor.api.errors import InvalidEventsError, OverloadedError
+from conveyor.api.idempotency import fingerprint, keyed_id, request_key, reused
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
 from conveyor.api.monitor import Monitor
@@ -27,12 +31,14 @@ from conveyor.api.routing import NOT_BEFORE_HEADER, PRIORITY_HEADER, EventRouter
 from conveyor.api.tracing import ApiTracing
 from conveyor.config import StreamDeclaration
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
-from conveyor.producers.identity import child_traceparent, cloudevent_headers, uuid7
+from conveyor.producers.identity import child_traceparent, cloudevent_headers, job_path, uuid7
 from conveyor.schemas.models import EVENT_ID_FIELD
 from conveyor.schemas.serde import AvroEncoder
-from conveyor.store import JobRecord, JobStatus
+from conveyor.store import IdempotencyKeys, JobRecord, JobStatus
 
 __all__ = ["Ingestor", "StreamIngest"]
+
+log = logging.getLogger(__name__)
 
 # Seconds a client should wait after a 503: the producer drains in milliseconds,
 # a backlog in seconds.
@@ -73,6 +79,7 @@ class Ingestor:
         producer: AsyncProducer,
         monitor: Monitor,
         jobs: JobWriter,
+        keys: IdempotencyKeys,
         metrics: ApiMetrics,
         tracing: ApiTracing | None = None,
     ) -> None:
@@ -80,6 +87,7 @@ class Ingestor:
         self._producer = producer
         self._monitor = monitor
         self._jobs = jobs
+        self._keys = keys
         self._metrics = metrics
         self._tracing = tracing
         # Labelled once here, not looked up again by every request.
@@ -92,11 +100,16 @@ class Ingestor:
         """Produce ``events`` and return one receipt each, in order; raise unless all landed."""
         name = ingest.stream.name
         self._refuse_if_overloaded(name, len(events))
-        ids = _event_ids(events, headers.get("idempotency-key"))
+        key = request_key(headers, len(events))
+        ids = _event_ids(events, key)
+        # Taken before routing takes the routing fields out of the events.
+        claim = None if key is None else (key, fingerprint(name, events, headers))
         now = datetime.now(UTC)
         routes = ingest.router.route(
             events, headers.get(PRIORITY_HEADER), headers.get(NOT_BEFORE_HEADER), now.timestamp()
         )
+        if claim is not None:
+            await self._claim(name, *claim, now)
         headers_of = cloudevent_headers(ingest.ce_source, ingest.ce_type, now)
         encode = self._encoders[name].encode
         key_field = ingest.stream.key
@@ -122,7 +135,7 @@ class Ingestor:
                 receipts.append(
                     {
                         "event_id": event_id,
-                        "status_url": "/v1/jobs/" + event_id,
+                        "status_url": job_path(event_id),
                         "topic": topic,
                         "partition": partition,
                         "offset": offset,
@@ -135,7 +148,7 @@ class Ingestor:
                 receipts.append(
                     {
                         "event_id": event_id,
-                        "status_url": "/v1/jobs/" + event_id,
+                        "status_url": job_path(event_id),
                         "error": str(result),
                         "error_code": getattr(result, "code", ""),
                     }
@@ -155,6 +168,22 @@ class Ingestor:
                 reason="delivery",
             )
         return receipts
+
+    async def _claim(self, stream: str, key: str, request: str, now: datetime) -> None:
+        """Record ``request`` as ``key``'s, before anything is produced; 422 if the key came
+        with another request first."""
+        try:
+            first = await asyncio.to_thread(self._keys.claim, key, stream, request, now)
+        except SQLAlchemyError as exc:
+            log.warning("idempotency key not recorded stream=%s error=%r", stream, exc)
+            self._metrics.overloaded.labels(stream, "store").inc()
+            raise OverloadedError(
+                "the result store, which remembers idempotency keys, is not answering",
+                retry_after=RETRY_AFTER_BUSY,
+                reason="store",
+            ) from exc
+        if first != (stream, request):
+            raise reused(key, first[0], stream)
 
     def _publishing(self, topic: str, count: int, headers: Headers) -> AbstractContextManager[str]:
         """The ``traceparent`` of a request's records: its produce span's when tracing,
@@ -189,8 +218,8 @@ def _event_ids(events: list[dict[str, Any]], idempotency_key: str | None) -> lis
         own = event.get(EVENT_ID_FIELD)
         if own is not None:
             ids.append(own)
-        elif idempotency_key:
-            ids.append(idempotency_key if len(events) == 1 else f"{idempotency_key}:{index}")
+        elif idempotency_key is not None:
+            ids.append(keyed_id(idempotency_key, index, len(events)))
         else:
             ids.append(uuid7())
     seen: dict[str, int] = {}

@@ -32,8 +32,8 @@ class RequestMetrics:
             await self._app(scope, receive, recording_send)
         finally:
             # The template (/v1/jobs/{event_id}), never the raw path: ids must not
-            # become label values.
+            # become label values. path_format: without convertors such as ":path".
             path = scope["path"]
             if path not in self._exact_paths:
-                path = getattr(scope.get("route"), "path", "unmatched")
+                path = getattr(scope.get("route"), "path_format", "unmatched")
             self._metrics.requests.labels(path, scope["method"], str(status)).inc()

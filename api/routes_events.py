@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from conveyor.api.body import NDJSON, read_limited
 from conveyor.api.errors import NotFoundError
+from conveyor.api.idempotency import IDEMPOTENCY_HEADER, KEY_REUSED, key_schema
 from conveyor.api.ingest import StreamIngest
 from conveyor.api.state import AppState
 from conveyor.config import StreamDeclaration
@@ -85,6 +86,7 @@ def event_paths(state: AppState) -> dict[str, Any]:
                 "summary": f"Send {ingest.stream.name} events",
                 "description": _description(ingest),
                 "operationId": f"post_{ingest.stream.name}_events",
+                "parameters": [_IDEMPOTENCY_KEY],
                 "requestBody": _request_body(ingest),
                 "responses": _RESPONSES,
             }
@@ -135,6 +137,17 @@ def _request_body(ingest: StreamIngest) -> dict[str, Any]:
     }
 
 
+_IDEMPOTENCY_KEY = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "The `event_id` of an event without one (`key:index` in a batch of "
+    "several), by the rule an `event_id` obeys. Sending the same request again under the "
+    "key is safe: its events keep their ids. A key stands for one request: sent with "
+    f"another one it is refused (422, `{KEY_REUSED}`). Keys are remembered as long as the "
+    "jobs they named.",
+    "schema": key_schema(),
+}
 _PROBLEM = {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}
 _RESPONSES: dict[str, dict[str, Any]] = {
     "202": {"description": "Accepted: every event is on Kafka; receipts in request order."},
@@ -143,7 +156,9 @@ _RESPONSES: dict[str, dict[str, Any]] = {
     "413": {"description": "Body or batch over its limit, named in `detail`.", "content": _PROBLEM},
     "415": {"description": "Not JSON or NDJSON.", "content": _PROBLEM},
     "422": {
-        "description": "Invalid events: `detail` lists index, field path and reason.",
+        "description": "Invalid events or headers: `detail` lists index, field path (for a "
+        f'header, `["header", name]`) and reason; `{KEY_REUSED}`: the key came with a '
+        "different request first.",
         "content": _PROBLEM,
     },
     "429": {"description": "Over the key's rate; see `Retry-After`.", "content": _PROBLEM},

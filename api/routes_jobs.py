@@ -19,7 +19,9 @@ def jobs_router(state: AppState, lookup: Callable[[str], JobRecord | None]) -> A
     """``lookup(event_id)`` reads the result store (blocking; run in a thread)."""
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-    @router.get("/{event_id}", responses={404: {"description": "No such event."}})
+    # :path, because an id may hold "/": its status URL encodes it as %2F, which the server
+    # decodes before routing.
+    @router.get("/{event_id:path}", responses={404: {"description": "No such event."}})
     async def get_job(event_id: str, request: Request) -> dict[str, Any]:
         """The job's status; while ``queued``, how many events of its partition are ahead."""
         key = state.auth.authenticate(request)

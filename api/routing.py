@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from conveyor.api.body import problem
 from conveyor.api.errors import InvalidEventsError
 from conveyor.config import StreamDeclaration
@@ -22,11 +24,15 @@ from conveyor.config.priorities import PRIORITY_FIELD
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
 from conveyor.producers.exceptions import DeliveryError
 from conveyor.producers.identity import KafkaHeaders
+from conveyor.schemas.models import Timestamp
 
 __all__ = ["NOT_BEFORE_HEADER", "PRIORITY_HEADER", "EventRouter", "Route", "send_routed"]
 
 PRIORITY_HEADER = "conveyor-priority"
 NOT_BEFORE_HEADER = "conveyor-not-before"
+
+# The header takes a time by the rule its field does.
+_TIMESTAMP: TypeAdapter[datetime] = TypeAdapter(Timestamp)
 
 # An event's topic and the headers it adds to the CloudEvents ones.
 Route = tuple[str, KafkaHeaders]
@@ -86,15 +92,12 @@ class EventRouter:
                 "Conveyor-Not-Before", f"stream {self._stream.name!r} declares no delays"
             )
         try:
-            due = datetime.fromisoformat(value)
-        except ValueError:
-            due = None
-        if due is None or due.tzinfo is None:
+            return _TIMESTAMP.validate_python(value)
+        except ValidationError:
             raise _refusal(
                 "Conveyor-Not-Before",
-                f"{value!r} is not an ISO 8601 time with an offset (e.g. 2026-11-22T10:00:00Z)",
-            )
-        return due
+                f"{value!r} is not an RFC 3339 time with an offset (e.g. 2026-11-22T10:00:00Z)",
+            ) from None
 
 
 def _refusal(header: str, reason: str) -> InvalidEventsError:

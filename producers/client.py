@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from conveyor.producers.exceptions import ApiRefusedError, ApiUnavailableError
-from conveyor.producers.identity import uuid7
+from conveyor.producers.identity import job_path, uuid7
 from conveyor.producers.retry import Backoff, parse_retry_after
 from conveyor.schemas.models import EVENT_ID_FIELD
 
@@ -139,7 +139,7 @@ class ConveyorClient(_Base):
             attempt += 1
 
     def job(self, event_id: str) -> dict[str, Any]:
-        response = self._http.get(f"{self._base_url}/v1/jobs/{event_id}")
+        response = self._http.get(self._base_url + job_path(event_id))
         if response.status_code != 200:
             raise ApiRefusedError(response.status_code, _detail(response))
         result: dict[str, Any] = response.json()

@@ -14,8 +14,9 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import quote
 
-__all__ = ["KafkaHeaders", "child_traceparent", "cloudevent_headers", "uuid7"]
+__all__ = ["KafkaHeaders", "child_traceparent", "cloudevent_headers", "job_path", "uuid7"]
 
 # Record headers as confluent-kafka takes them.
 KafkaHeaders = list[tuple[str, str | bytes | None]]
@@ -40,6 +41,16 @@ def uuid7(millis: int | None = None, entropy: int | None = None) -> str:
     value &= ~(0x3 << 62)
     value |= 0x2 << 62  # RFC 9562 variant
     return str(uuid.UUID(int=value))
+
+
+def job_path(event_id: str) -> str:
+    """The path of the event's job status. Ids may hold any visible ASCII, so the id is
+    percent-encoded whole; ``.`` and ``..`` too, which URL parsers would resolve as
+    dot-segments (httpx turns ``/v1/jobs/..`` into ``/v1``)."""
+    encoded = quote(event_id, safe="")
+    if not encoded.strip("."):
+        encoded = encoded.replace(".", "%2E")
+    return "/v1/jobs/" + encoded
 
 
 def child_traceparent(parent: str | None) -> str:

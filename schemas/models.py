@@ -10,9 +10,12 @@ default may be left out; the encoder writes the schema's default.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field, TypeAdapter, with_config
+from pydantic_core import PydanticCustomError
 
 # typing.TypedDict lacks what pydantic needs before Python 3.12.
 from typing_extensions import TypedDict
@@ -22,12 +25,45 @@ from conveyor.config.delays import NOT_BEFORE_FIELD
 from conveyor.config.priorities import PRIORITY_FIELD
 from conveyor.schemas.exceptions import UnsupportedSchemaError
 
-__all__ = ["EVENT_ID_FIELD", "EventId", "event_type", "json_schema"]
+__all__ = [
+    "EVENT_ID_FIELD",
+    "EVENT_ID_MAX_LENGTH",
+    "EventId",
+    "Timestamp",
+    "event_type",
+    "json_schema",
+]
 
 # Every stream's schema carries the event's identity in this field. Clients may
 # leave it out: the API fills it from the Idempotency-Key header or a new UUIDv7.
 EVENT_ID_FIELD = "event_id"
-EventId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+EVENT_ID_MAX_LENGTH = 128
+# Visible ASCII only: an id rides in Kafka headers, URLs and e-mail Message-IDs.
+EventId = Annotated[
+    str, Field(min_length=1, max_length=EVENT_ID_MAX_LENGTH, pattern=r"^[\x21-\x7e]+$")
+]
+
+# RFC 3339's date-time, with the space its section 5.6 allows for "T" (what Python's
+# str(datetime) writes, and so what clients serializing with default=str send).
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    """Only RFC 3339 strings get to pydantic's datetime parsing, which would otherwise take
+    numbers and numeric strings (``"1764583200"``) as Unix seconds or milliseconds, guessed
+    from their size. Datetimes pass: they come from Python (schedules in the YAML)."""
+    if isinstance(value, datetime) or (type(value) is str and _RFC3339.fullmatch(value)):
+        return value
+    raise PydanticCustomError(
+        "datetime_type" if type(value) is not str else "datetime_parsing",
+        "Input should be an RFC 3339 time with an offset, e.g. 2026-11-22T10:00:00Z",
+    )
+
+
+# A time as JSON carries it; strict=False lets pydantic parse the string even in strict mode.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), Field(strict=False)]
 
 
 def _integral(value: Any) -> Any:
@@ -72,10 +108,7 @@ def _routing_fields(stream: StreamDeclaration) -> dict[str, Any]:
         ]
     if stream.delays is not None:
         fields[NOT_BEFORE_FIELD] = NotRequired[
-            Annotated[
-                AwareDatetime,
-                Field(strict=False, description="Process no earlier than this time."),
-            ]
+            Annotated[Timestamp, Field(description="Process no earlier than this time.")]
         ]
     return fields
 
@@ -119,9 +152,8 @@ def _python_type(avro: Any) -> Any:  # noqa: PLR0911 - one return per Avro type
         return inner | None if "null" in avro else inner
     logical = avro.get("logicalType")
     if logical in ("timestamp-millis", "timestamp-micros"):
-        # JSON has no datetime type: RFC 3339 strings with an offset, parsed even in strict
-        # mode; a time without an offset is refused rather than guessed.
-        return Annotated[AwareDatetime, Field(strict=False)]
+        # JSON has no datetime type: a time without an offset is refused rather than guessed.
+        return Timestamp
     kind = avro["type"]
     if kind == "record":
         return _record(avro)

@@ -4,6 +4,7 @@ Every row is keyed by ``event_id``, unique: that constraint is what makes the
 sinks idempotent, whoever writes a row twice.
 """
 
+from conveyor.store.idempotency import IdempotencyKeys
 from conveyor.store.jobs import JobRecord, JobStatus, JobStore
 
-__all__ = ["JobRecord", "JobStatus", "JobStore"]
+__all__ = ["IdempotencyKeys", "JobRecord", "JobStatus", "JobStore"]

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 __all__ = [
     "advisory_lock",
     "deliveries",
+    "idempotency_keys",
     "insert_ignoring_duplicates",
     "jobs",
     "metadata",
@@ -93,6 +94,19 @@ schedule_ticks = Table(
     metadata,
     Column("schedule", String, primary_key=True),
     Column("last_tick", BigInteger, nullable=False),  # Unix milliseconds
+)
+
+# Each Idempotency-Key the API was sent, with the fingerprint of the request it came with,
+# so that the key's reuse for another request is refused. Kept as long as the jobs: the
+# key's events are jobs under ids made of it, and an expired key reused would make events
+# the sinks absorb as copies of the first.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("stream", String(128), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # SHA-256, hex
+    Column("first_seen", DateTime(timezone=True), nullable=False),
 )
 
 # The reference pipeline's tumbling one-minute windows of revenue.

@@ -3,8 +3,10 @@
 Nothing but 503 (back pressure, an answer) may be a 5xx. Every other check runs as
 schemathesis defines it, with one allowance: a request the schema allows may still be
 refused for a rule JSON Schema cannot state, and the API says which. A body over the
-byte limit is 413, and two events of one batch sharing an ``event_id`` are 422 with
-problems of type ``duplicate``; only such answers skip the "valid data is accepted" check.
+byte limit is 413; two events of one batch sharing an ``event_id`` are 422 with problems
+of type ``duplicate``; an ``Idempotency-Key`` sent again with another request, or too long
+for the ``key:index`` ids of a batch, is 422 with a problem naming that. Only such answers
+skip the "valid data is accepted" check.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CHECKS, load_all_checks, not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from conveyor.api.idempotency import KEY_REUSED, KEY_TOO_LONG_FOR_BATCH
 from conveyor.config import Settings
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service, http_ok, service_env
@@ -32,6 +35,7 @@ CHECKS_BUT_5XX = [
     c for c in CHECKS.get_all() if not isinstance(c, type) and c is not not_a_server_error
 ]
 CHECKS_BUT_ACCEPTANCE = [c for c in CHECKS_BUT_5XX if c is not positive_data_acceptance]
+RULES = {"duplicate", KEY_REUSED, KEY_TOO_LONG_FOR_BATCH}
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +79,7 @@ def test_every_schemathesis_check_holds_and_no_server_error_but_503(
             )
             refused_by_rule = response.status_code == 413 or (
                 response.status_code == 422
-                and all(p.get("type") == "duplicate" for p in response.json()["detail"])
+                and all(p.get("type") in RULES for p in response.json()["detail"])
             )
             checks = CHECKS_BUT_ACCEPTANCE if refused_by_rule else CHECKS_BUT_5XX
             case.validate_response(response, checks=checks)

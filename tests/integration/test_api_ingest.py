@@ -94,3 +94,24 @@ def test_events_without_an_id_get_a_uuid7_or_the_idempotency_key(api: TestClient
     assert generated[14] == "7"  # the UUID version digit
     assert keyed.json()["event_id"] == retried.json()["event_id"] == "retry-me-1"
     assert [e["event_id"] for e in batch.json()["events"]] == ["batch-7:0", "batch-7:1"]
+
+
+def test_the_same_request_sent_again_under_its_key_keeps_its_ids_in_either_form(
+    api: TestClient,
+) -> None:
+    orders = orders_json(3, seed=9)
+    for order in orders:
+        del order["event_id"]
+    keyed = {"Idempotency-Key": "resend-3"}
+
+    array = api.post("/v1/streams/orders/events", json=orders, headers=keyed)
+    lines = api.post(
+        "/v1/streams/orders/events",
+        content="\n".join(json.dumps(o, sort_keys=True) for o in orders),
+        headers={**keyed, "content-type": "application/x-ndjson"},
+    )
+
+    assert array.status_code == lines.status_code == 202, lines.text
+    ids = ["resend-3:0", "resend-3:1", "resend-3:2"]
+    assert [e["event_id"] for e in array.json()["events"]] == ids
+    assert [e["event_id"] for e in lines.json()["events"]] == ids

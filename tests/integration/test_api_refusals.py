@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from conveyor.api import create_app
 from conveyor.api.auth import hash_key
+from conveyor.api.idempotency import KEY_REUSED
 from conveyor.config import ApiKey, Settings
 from support.events import orders_json
 from support.kafka import end_offsets
@@ -92,6 +94,91 @@ def test_two_events_of_one_batch_may_not_share_an_event_id(api: TestClient) -> N
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["index"] == 1
+
+
+@pytest.mark.usefixtures("untouched")
+@pytest.mark.parametrize("placed_at", ["1764583200", 1764583200, 1764583200000])
+def test_a_time_given_as_a_number_is_422_rather_than_guessed(
+    api: TestClient, placed_at: Any
+) -> None:
+    order = {**orders_json(1)[0], "placed_at": placed_at}
+
+    response = api.post("/v1/streams/orders/events", json=order)
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["placed_at"]
+    assert "RFC 3339 time with an offset" in problem["msg"]
+
+
+@pytest.mark.usefixtures("untouched")
+@pytest.mark.parametrize(
+    "key", [b"with space", b"tab\there", b"k" * 300, "cl\u00e9".encode()], ids=str
+)
+def test_an_idempotency_key_no_event_id_could_be_is_422_naming_the_header(
+    api: TestClient, key: bytes
+) -> None:
+    order = orders_json(1)[0]
+    del order["event_id"]
+
+    response = api.post("/v1/streams/orders/events", json=order, headers={b"Idempotency-Key": key})
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["header", "Idempotency-Key"]
+    assert set(problem) == {"loc", "msg", "type"}
+
+
+def unkeyed_orders(count: int, seed: int) -> list[dict[str, Any]]:
+    orders = orders_json(count, seed=seed)
+    for order in orders:
+        del order["event_id"]
+    return orders
+
+
+def test_a_key_sent_again_with_another_request_is_422_and_nothing_of_it_lands(
+    api: TestClient,
+) -> None:
+    settings: Settings = api.app.state.conveyor.settings  # type: ignore[attr-defined]
+    first, other = unkeyed_orders(2, seed=5)
+    note = {"recipient": "a@example.test", "subject": "s", "body": "b"}
+    keyed = {"Idempotency-Key": "order-77"}
+    accepted = api.post("/v1/streams/orders/events", json=first, headers=keyed)
+    before = end_offsets(settings.kafka.bootstrap_servers, settings.streams["orders"].topic)
+
+    changed = api.post("/v1/streams/orders/events", json=other, headers=keyed)
+    as_batch = api.post("/v1/streams/orders/events", json=[first, other], headers=keyed)
+    elsewhere = api.post("/v1/streams/notifications/events", json=note, headers=keyed)
+
+    assert accepted.status_code == 202, accepted.text
+    for refused in (changed, as_batch, elsewhere):
+        assert refused.status_code == 422
+        (problem,) = refused.json()["detail"]
+        assert problem["loc"] == ["header", "Idempotency-Key"]
+        assert problem["type"] == KEY_REUSED
+    assert "to stream 'orders'" in elsewhere.json()["detail"][0]["msg"]
+    after = end_offsets(settings.kafka.bootstrap_servers, settings.streams["orders"].topic)
+    assert after == before
+
+
+def test_of_requests_racing_under_one_key_to_two_apis_on_one_store_one_is_accepted(
+    stack_settings: Callable[..., Settings],
+) -> None:
+    settings = stack_settings()
+    topic = settings.streams["orders"].topic
+    orders = unkeyed_orders(8, seed=6)
+    before = end_offsets(settings.kafka.bootstrap_servers, topic)
+    with running(settings) as one, running(settings) as other:
+        post: Callable[[int], Any] = lambda n: (one if n % 2 else other).post(  # noqa: E731
+            "/v1/streams/orders/events", json=orders[n], headers={"Idempotency-Key": "race-1"}
+        )
+        with ThreadPoolExecutor(len(orders)) as pool:
+            responses = list(pool.map(post, range(len(orders))))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [202] + [422] * (len(orders) - 1)
+    after = end_offsets(settings.kafka.bootstrap_servers, topic)
+    assert sum(after.values()) - sum(before.values()) == 1
 
 
 def test_too_many_events_or_bytes_get_413_with_the_limit(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conveyor.config import Settings
@@ -120,6 +121,24 @@ def test_the_async_client_sends_in_batches_and_reports_refusals(
     assert [r["event_id"] for r in receipts] == [o["event_id"] for o in orders]
     assert refused.status == 422
     assert "[0] region:" in str(refused)
+
+
+def test_a_status_url_finds_the_job_whatever_its_id_holds(
+    api_process: tuple[Settings, dict[str, str]],
+) -> None:
+    base = api_process[1]["CONVEYOR_API_URL"]
+    order = {**orders_json(1)[0], "event_id": "shop/7?x=1#top%20:0"}
+
+    # A real server: Starlette's TestClient decodes the path twice (%2520 became a space).
+    with httpx.Client() as http:
+        receipt = http.post(f"{base}/v1/streams/orders/events", json=order).json()
+        job = http.get(base + receipt["status_url"])
+    with ConveyorClient(base) as client:
+        known = client.job(order["event_id"])
+
+    assert receipt["status_url"] == "/v1/jobs/shop%2F7%3Fx%3D1%23top%2520%3A0"
+    assert job.status_code == 200, job.text
+    assert job.json()["event_id"] == known["event_id"] == order["event_id"]
 
 
 def test_up_serves_the_api_prints_its_url_and_stops_on_sigterm(

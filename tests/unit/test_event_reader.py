@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from conveyor.config import load_streams
 from conveyor.schemas.models import event_type
 
 NOTIFICATIONS = event_type(load_streams()["notifications"])
+SENT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def note(n: int) -> dict[str, Any]:
@@ -113,17 +115,48 @@ def test_other_media_types_are_415(reader: EventReader) -> None:
         reader.read(b"a,b", "text/csv")
 
 
-def test_an_offsetless_timestamp_is_refused_rather_than_guessed() -> None:
+ORDER = {"order_id": "o", "customer_id": "c", "region": "eu", "amount_cents": 1}
+
+
+@pytest.mark.parametrize(
+    "placed_at",
+    [
+        "1764583200",
+        1764583200,
+        1764583200000,
+        "1764583200000",
+        1764583200.5,
+        "2026-11-01T12:00:00",
+        "2026-11-01T12:00Z",
+        "2026-11-01T12:00:00+0100",
+        "2026-11-01",
+        None,
+    ],
+)
+def test_a_time_is_refused_unless_an_rfc3339_string_with_an_offset(placed_at: Any) -> None:
     orders = EventReader(event_type(load_streams()["orders"]), max_items=10)
-    order = {
-        "order_id": "o",
-        "customer_id": "c",
-        "region": "eu",
-        "amount_cents": 1,
-        "placed_at": "2026-11-01T12:00:00",
-    }
 
     with pytest.raises(InvalidEventsError) as refused:
-        orders.read(json.dumps(order).encode(), "application/json")
+        orders.read(json.dumps({**ORDER, "placed_at": placed_at}).encode(), "application/json")
 
-    assert refused.value.detail[0]["loc"] == ["placed_at"]
+    (problem,) = refused.value.detail
+    assert problem["loc"] == ["placed_at"]
+    assert "RFC 3339 time with an offset" in problem["msg"]
+
+
+@pytest.mark.parametrize(
+    "placed_at",
+    [
+        "2026-11-01T12:00:00Z",
+        "2026-11-01t13:00:00.000+01:00",
+        SENT.isoformat(),  # samples and `conveyor send` files
+        str(SENT),  # the Python client's json.dumps(default=str)
+    ],
+)
+def test_rfc3339_times_are_taken_as_clients_write_them(placed_at: str) -> None:
+    orders = EventReader(event_type(load_streams()["orders"]), max_items=10)
+
+    body = json.dumps({**ORDER, "placed_at": placed_at}).encode()
+    (event,) = orders.read(body, "application/json").events
+
+    assert event["placed_at"] == SENT

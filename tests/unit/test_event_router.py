@@ -80,7 +80,8 @@ def test_a_stream_without_levels_or_delays_is_not_routed() -> None:
     ("stream", "priority", "not_before", "reason"),
     [
         (STREAM, "urgent", None, "unknown level 'urgent'; levels: 'high', 'normal', 'low'"),
-        (STREAM, None, "tomorrow", "'tomorrow' is not an ISO 8601 time with an offset"),
+        (STREAM, None, "tomorrow", "'tomorrow' is not an RFC 3339 time with an offset"),
+        (STREAM, None, "1764583200", "'1764583200' is not an RFC 3339 time with an offset"),
         (STREAM, None, "2026-11-22T10:00:00", "with an offset"),
         (PLAIN, "high", None, "stream 'notifications' declares no priorities"),
         (PLAIN, None, "2026-11-22T10:00:00Z", "stream 'notifications' declares no delays"),

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
-from conveyor.producers.identity import child_traceparent, cloudevent_headers, uuid7
+import httpx
+import pytest
+
+from conveyor.producers.identity import child_traceparent, cloudevent_headers, job_path, uuid7
 from conveyor.producers.retry import Backoff, parse_retry_after
 
 
@@ -54,3 +58,12 @@ def test_backoff_grows_is_capped_and_never_beats_retry_after() -> None:
     assert all(backoff.delay(0, retry_after=5) == 5 for _ in range(10))
     assert parse_retry_after("3") == 3.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") is None
+
+
+@pytest.mark.parametrize("event_id", ["a/b", "a?b=c", "a#b", "100%", "key:0", ".", "..", "x/../y"])
+def test_a_status_url_survives_url_parsing_and_decodes_to_its_id(event_id: str) -> None:
+    url = httpx.URL("http://127.0.0.1:8000" + job_path(event_id))
+
+    assert not url.query
+    assert not url.fragment
+    assert unquote(url.raw_path.decode()) == "/v1/jobs/" + event_id
