@@ -35,12 +35,15 @@ class ResolutionError(InfraError):
 class PortInUseError(InfraError):
     """A port the launcher needs is taken by another process."""
 
-    def __init__(self, port: int) -> None:
-        super().__init__(
-            f"port {port} on 127.0.0.1 is already in use "
-            "(another broker or registry? try `conveyor broker status`)"
+    def __init__(self, port: int, holder: str | None = None) -> None:
+        held = (
+            f"held by {holder}"
+            if holder
+            else "another broker or registry? try `conveyor broker status`"
         )
+        super().__init__(f"port {port} on 127.0.0.1 is already in use ({held})")
         self.port = port
+        self.holder = holder
 
 
 class StartupError(InfraError):
@@ -49,6 +52,7 @@ class StartupError(InfraError):
     def __init__(self, message: str, logs: list[Path]) -> None:
         where = ", ".join(str(p) for p in logs)
         super().__init__(f"{message}; logs: {where}")
+        self.reason = message
         self.logs = logs
 
 
