@@ -12,6 +12,7 @@ __all__ = [
     "PortInUseError",
     "PrerequisiteError",
     "ResolutionError",
+    "ServiceFailedError",
     "StartupError",
 ]
 
@@ -58,3 +59,11 @@ class StartupError(InfraError):
 
 class NotRunningError(InfraError):
     """There is no local process recorded in the data directory."""
+
+
+class ServiceFailedError(InfraError):
+    """A supervised service kept exiting soon after each start and was given up on."""
+
+    def __init__(self, message: str, log: Path) -> None:
+        super().__init__(f"{message}; its log: {log}")
+        self.log = log
