@@ -59,11 +59,11 @@ def test_a_node_that_cannot_start_stops_the_nodes_that_did(data_dir: Path) -> No
     )
 
     assert result.returncode == 1
+    assert processes_mentioning(data_dir) == []  # nodes 1 and 2 had started: stopped
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("Error: Kafka node 3 exited during startup: Stored node id 99"), error
     assert str(data_dir / "kafka" / "node-3" / "logs" / "server.log") in error
     assert "stopped nodes 1, 2" in error
-    assert processes_mentioning(data_dir) == []
     status = conveyor("broker", "status", "--data-dir", str(data_dir))
     assert status.returncode == 1
     assert status.stdout.count("stopped") == 3
