@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings, state_dir
+from conveyor.cli.signals import interrupt_on_sigterm
 from conveyor.infra.kafka import LocalCluster, SaslUser, kafka_version
 
 __all__ = ["broker"]
@@ -44,7 +45,9 @@ def broker() -> None:
 )
 @data_dir_option
 def start(nodes: str, port: int, sasl: bool, data_dir: Path | None) -> None:
-    """Start the cluster and wait until every node is in its metadata."""
+    """Start the cluster and wait until every node is in its metadata; if it cannot, stop
+    every node it started and say which port or log is at fault."""
+    interrupt_on_sigterm()
     config = settings()
     user = SaslUser.from_settings(config.kafka) if sasl else None
     cluster = LocalCluster(

@@ -14,7 +14,7 @@ import click
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings
 from conveyor.cli.progress import progress
-from conveyor.cli.signals import interrupt_on_sigterm, wait_for_interrupt
+from conveyor.cli.signals import interrupt_on_sigterm, until_interrupted
 from conveyor.cli.up import local_mail, nodes_option, running_pipeline, workers_option
 from conveyor.config import Settings
 from conveyor.infra.mail import LocalMailServer
@@ -50,7 +50,11 @@ def demo(
     interrupt_on_sigterm()
     config = settings()
     data_dir = data_dir or config.data_dir
-    with running_pipeline(config, data_dir, int(nodes), max(workers, 1)) as (running, env):
+    with running_pipeline(config, data_dir, int(nodes), max(workers, 1)) as (
+        running,
+        env,
+        services,
+    ):
         echo_env(env)
         seed = uuid.uuid4().int
         traffic = {
@@ -80,7 +84,7 @@ def demo(
             _show_mail(mail, ids["notifications"])
         if keep:
             note("the stack stays up; Ctrl-C stops it")
-            wait_for_interrupt()
+            until_interrupted(services.watch)
 
 
 def _settled(store: JobStore, event_ids: list[str], timeout: float = 120.0) -> Counter[str]:

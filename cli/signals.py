@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from types import FrameType
 from typing import NoReturn
 
-__all__ = ["interrupt_on_sigterm", "wait_for_interrupt"]
+__all__ = ["interrupt_on_sigterm", "until_interrupted"]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
@@ -21,10 +22,9 @@ def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-def wait_for_interrupt() -> None:
-    """Sleep until Ctrl-C or SIGTERM, then return."""
+def until_interrupted(run: Callable[[], object]) -> None:
+    """Run ``run`` until Ctrl-C or SIGTERM, then return."""
     try:
-        while True:
-            signal.pause()
+        run()
     except KeyboardInterrupt:
         return

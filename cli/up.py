@@ -12,11 +12,12 @@ import click
 from confluent_kafka.admin import AdminClient
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings
-from conveyor.cli.signals import interrupt_on_sigterm, wait_for_interrupt
+from conveyor.cli.signals import interrupt_on_sigterm, until_interrupted
 from conveyor.config import Settings
 from conveyor.infra.mail import LocalMailServer
-from conveyor.infra.services import conveyor_service, http_ok
+from conveyor.infra.services import http_ok
 from conveyor.infra.stack import local_stack, stack_env
+from conveyor.infra.supervisor import Service, Supervisor
 from conveyor.monitoring.groups import has_stable_members
 from conveyor.producers.topics import ensure_topics
 
@@ -43,9 +44,10 @@ workers_option = click.option(
 @contextmanager
 def running_pipeline(
     config: Settings, data_dir: Path, nodes: int, workers: int = 1
-) -> Iterator[tuple[Settings, dict[str, str]]]:
+) -> Iterator[tuple[Settings, dict[str, str], Supervisor]]:
     """Kafka, the registry, the topics, a mail server, the API and the workers; yields
-    settings pointing at them and the environment another shell would export."""
+    settings pointing at them, the environment another shell would export, and the
+    supervisor of the API and workers."""
     with ExitStack() as stack:
         running = stack.enter_context(local_stack(config, data_dir, nodes))
         ensure_topics(running.kafka, running.streams.values())
@@ -63,19 +65,16 @@ def running_pipeline(
             mail.start()
             stack.callback(mail.stop)
         children = {**os.environ, **env, "CONVEYOR_DATA_DIR": str(data_dir.resolve())}
-        stack.enter_context(
-            conveyor_service(
-                ["api"], children, data_dir / "api.log", partial(http_ok, f"{api_url}/readyz")
-            )
+        services = stack.enter_context(Supervisor(children))
+        services.start(
+            Service("api", ["api"], data_dir / "api.log", partial(http_ok, f"{api_url}/readyz"))
         )
         admin = AdminClient(running.kafka.librdkafka_config())
         for n in range(1, workers + 1):
             # Ready once it holds partitions: the group is stable with n members.
             joined = partial(has_stable_members, admin, config.workers.group_id, n)
-            stack.enter_context(
-                conveyor_service(["worker"], children, data_dir / f"worker-{n}.log", joined)
-            )
-        yield running.model_copy(update={"api_url": api_url}), env
+            services.start(Service(f"worker-{n}", ["worker"], data_dir / f"worker-{n}.log", joined))
+        yield running.model_copy(update={"api_url": api_url}), env, services
 
 
 def local_mail(config: Settings) -> bool:
@@ -90,17 +89,17 @@ def local_mail(config: Settings) -> bool:
 @data_dir_option
 def up(nodes: str, workers: int, data_dir: Path | None) -> None:
     """Start the local stack (Kafka, registry, topics, mail server, API, workers) and keep
-    it up until Ctrl-C."""
+    it up until Ctrl-C: an API or worker that exits is reported and restarted, with a
+    growing delay; one that keeps exiting right after it starts stops everything."""
     interrupt_on_sigterm()
     config = settings()
+    data_dir = data_dir or config.data_dir
     try:
-        with running_pipeline(config, data_dir or config.data_dir, int(nodes), workers) as (
-            _,
-            env,
-        ):
+        with running_pipeline(config, data_dir, int(nodes), workers) as (_, env, services):
             echo_env(env)
-            note("conveyor is up; Ctrl-C stops it")
-            wait_for_interrupt()
+            pids = ", ".join(f"{name} pid {pid}" for name, pid in services.pids.items())
+            note(f"conveyor is up ({pids}; logs in {data_dir}); Ctrl-C stops it")
+            until_interrupted(services.watch)
             note("stopping ...")
     except KeyboardInterrupt:
         note("interrupted; stopped what had started")

@@ -12,6 +12,7 @@ __all__ = [
     "PortInUseError",
     "PrerequisiteError",
     "ResolutionError",
+    "ServiceFailedError",
     "StartupError",
 ]
 
@@ -35,12 +36,15 @@ class ResolutionError(InfraError):
 class PortInUseError(InfraError):
     """A port the launcher needs is taken by another process."""
 
-    def __init__(self, port: int) -> None:
-        super().__init__(
-            f"port {port} on 127.0.0.1 is already in use "
-            "(another broker or registry? try `conveyor broker status`)"
+    def __init__(self, port: int, holder: str | None = None) -> None:
+        held = (
+            f"held by {holder}"
+            if holder
+            else "another broker or registry? try `conveyor broker status`"
         )
+        super().__init__(f"port {port} on 127.0.0.1 is already in use ({held})")
         self.port = port
+        self.holder = holder
 
 
 class StartupError(InfraError):
@@ -49,8 +53,17 @@ class StartupError(InfraError):
     def __init__(self, message: str, logs: list[Path]) -> None:
         where = ", ".join(str(p) for p in logs)
         super().__init__(f"{message}; logs: {where}")
+        self.reason = message
         self.logs = logs
 
 
 class NotRunningError(InfraError):
     """There is no local process recorded in the data directory."""
+
+
+class ServiceFailedError(InfraError):
+    """A supervised service kept exiting soon after each start and was given up on."""
+
+    def __init__(self, message: str, log: Path) -> None:
+        super().__init__(f"{message}; its log: {log}")
+        self.log = log

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from conveyor.infra.exceptions import PortInUseError
+from conveyor.infra.port_holders import port_holder
 
 __all__ = [
     "ensure_ports_free",
@@ -25,7 +26,14 @@ __all__ = [
 
 
 def ensure_ports_free(ports: Sequence[int]) -> None:
-    """Raise :class:`PortInUseError` for the first port something already listens on."""
+    """Raise :class:`PortInUseError` for the first port something already holds, naming
+    the process that holds it where ``/proc`` tells."""
+    taken = _first_taken(ports)
+    if taken is not None:
+        raise PortInUseError(taken, port_holder(taken))
+
+
+def _first_taken(ports: Sequence[int]) -> int | None:
     for port in ports:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             # Without SO_REUSEADDR a port in TIME_WAIT from our own last run counts as free,
@@ -34,7 +42,8 @@ def ensure_ports_free(ports: Sequence[int]) -> None:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
-                raise PortInUseError(port) from None
+                return port
+    return None
 
 
 # Children started by this process, kept so they are reaped when they exit (and so
@@ -57,11 +66,8 @@ def free_port_block(size: int, offset: int | None = None) -> int:
         ports = list(range(base, base + size))
         if offset is not None:
             ports += [p + offset for p in ports]
-        try:
-            ensure_ports_free(ports)
-        except PortInUseError:
-            continue
-        return base
+        if _first_taken(ports) is None:
+            return base
     raise PortInUseError(0)
 
 

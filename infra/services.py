@@ -19,7 +19,14 @@ from pydantic import BaseModel, SecretStr
 from conveyor.config import Settings
 from conveyor.infra.exceptions import StartupError
 
-__all__ = ["conveyor_service", "http_ok", "service_env"]
+__all__ = [
+    "conveyor_service",
+    "http_ok",
+    "service_env",
+    "spawn_service",
+    "stop_service",
+    "wait_until_ready",
+]
 
 
 def http_ok(url: str) -> bool:
@@ -79,31 +86,51 @@ def conveyor_service(
     timeout: float = 90.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``conveyor ARGS`` until the block ends; ready once ``ready()`` says so."""
+    proc = spawn_service(args, env, log)
+    try:
+        wait_until_ready(proc, args, log, ready, timeout)
+        yield proc
+    finally:
+        stop_service(proc)
+
+
+def spawn_service(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``conveyor ARGS``, its output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "conveyor.cli", *args],
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def wait_until_ready(
+    proc: subprocess.Popen[bytes],
+    args: list[str],
+    log: Path,
+    ready: Callable[[], bool],
+    timeout: float,
+) -> None:
+    """Return once ``ready()`` says so; raise :class:`StartupError` if ``proc`` exits or
+    ``timeout`` passes first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        command = f"`conveyor {' '.join(args)}`"
+        if (status := proc.poll()) is not None:
+            raise StartupError(f"{command} exited with status {status} before it was ready", [log])
+        if time.monotonic() > deadline:
+            raise StartupError(f"{command} did not become ready in {timeout:.0f}s", [log])
+        time.sleep(0.3)
+
+
+def stop_service(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, SIGKILL after 30 s, and reap it."""
+    proc.terminate()
     try:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            command = f"`conveyor {' '.join(args)}`"
-            if (status := proc.poll()) is not None:
-                raise StartupError(
-                    f"{command} exited with status {status} before it was ready", [log]
-                )
-            if time.monotonic() > deadline:
-                raise StartupError(f"{command} did not become ready in {timeout:.0f}s", [log])
-            time.sleep(0.3)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import subprocess
 import time
 import uuid
@@ -31,6 +32,9 @@ __all__ = ["LocalCluster", "NodeStatus"]
 log = logging.getLogger(__name__)
 
 STATE_FILE = "cluster.json"
+# The exception a node died of, e.g. "org.apache.kafka.common.KafkaException: Socket server
+# failed to bind to 127.0.0.1:9092: Address already in use." below "Exiting Kafka due to ...".
+_FATAL = re.compile(r"^[\w.$]+(?:Exception|Error): (.+)$", re.MULTILINE)
 JVM_OPTIONS = ["-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"]
 
 
@@ -125,9 +129,27 @@ class LocalCluster:
             self._cluster_id = _new_cluster_id()
         for node in self.nodes:
             self._prepare(node, java, classpath)
-        for node in self.nodes:
-            self._spawn(node, java, classpath)
-        self.wait_ready(timeout)
+        try:
+            for node in self.nodes:
+                self._spawn(node, java, classpath)
+            self.wait_ready(timeout)
+        except StartupError as exc:
+            stopped = self._stop_started()
+            raise StartupError(f"{exc.reason}; {stopped}", exc.logs) from exc
+        except BaseException:
+            # Interrupted, or a spawn failed: the nodes run in sessions of their own and
+            # would outlive us, holding their ports, with nobody told.
+            self._stop_started()
+            raise
+
+    def _stop_started(self) -> str:
+        """Stop every node a failed start left running; what was done, for a message."""
+        running = [n.node_id for n in self.nodes if self._running(n)]
+        if self._pids:
+            self.stop()
+        if not running:
+            return "no node was left running"
+        return f"stopped node{'s' if len(running) > 1 else ''} {', '.join(map(str, running))}"
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Block until every node is registered in the metadata, or raise with log paths."""
@@ -137,11 +159,8 @@ class LocalCluster:
             dead = [n for n in self.nodes if not self._running(n)]
             if dead:
                 ids = ", ".join(str(n.node_id) for n in dead)
-                excerpt = processes.tail(dead[0].stdout_file, 5) or processes.tail(
-                    dead[0].log_file, 5
-                )
                 raise StartupError(
-                    f"Kafka node {ids} exited during startup: {excerpt.strip()[-300:]}",
+                    f"Kafka node {ids} exited during startup: {_why_exited(dead[0])}",
                     [n.log_file for n in dead] + [n.stdout_file for n in dead],
                 )
             if self._registered() >= expected:
@@ -317,6 +336,16 @@ class LocalCluster:
         if self.sasl is None:
             return None
         return {"mechanism": self.sasl.mechanism, "username": self.sasl.username}
+
+
+def _why_exited(node: NodeSpec) -> str:
+    """The message of the exception the node died of (a port it could not bind names the
+    port), else the end of its output."""
+    for path in (node.log_file, node.stdout_file):
+        if fatal := _FATAL.findall(processes.tail(path, 200)):
+            return str(fatal[-1])[:300]
+    excerpt = processes.tail(node.stdout_file, 5) or processes.tail(node.log_file, 5)
+    return excerpt.strip()[-300:]
 
 
 def _new_cluster_id() -> str:

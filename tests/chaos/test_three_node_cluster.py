@@ -20,19 +20,8 @@ from conveyor.infra.kafka import LocalCluster
 from conveyor.infra.kafka.properties import CONTROLLER_PORT_OFFSET
 from conveyor.infra.processes import free_port_block
 from support.cli import conveyor
+from support.processes import processes_mentioning
 from support.waiting import wait_for
-
-
-def our_java_processes(data_dir: Path) -> list[str]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if proc.name.isdigit() and str(data_dir).encode() in cmdline:
-            pids.append(proc.name)
-    return pids
 
 
 def test_acks_all_writes_survive_a_killed_broker_and_stop_leaves_no_process(
@@ -70,7 +59,7 @@ def test_acks_all_writes_survive_a_killed_broker_and_stop_leaves_no_process(
     finally:
         stopped = conveyor("broker", "stop", "--data-dir", str(tmp_path))
     assert stopped.returncode == 0, stopped.stderr
-    assert our_java_processes(tmp_path) == []
+    assert processes_mentioning(tmp_path) == []
 
 
 def _produce_while_killing_a_broker(

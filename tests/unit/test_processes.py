@@ -16,14 +16,17 @@ from conveyor.infra.exceptions import PortInUseError
 from support.waiting import wait_for
 
 
-def test_a_port_something_listens_on_is_reported_in_use() -> None:
+def test_a_port_something_listens_on_is_reported_in_use_with_who_holds_it() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         port = listener.getsockname()[1]
 
-        with pytest.raises(PortInUseError, match=f"port {port} "):
+        with pytest.raises(PortInUseError, match=f"port {port} ") as raised:
             processes.ensure_ports_free([port])
+
+    assert raised.value.holder is not None
+    assert raised.value.holder.startswith(f"pid {os.getpid()} (")  # the test itself holds it
 
 
 def test_port_blocks_stay_below_the_ports_the_kernel_gives_outgoing_connections() -> None:
