@@ -4,6 +4,6 @@ Every row is keyed by ``event_id``, unique: that constraint is what makes the
 sinks idempotent, whoever writes a row twice.
 """
 
-from conveyor.store.jobs import JobRecord, JobStatus, JobStore
+from conveyor.store.jobs import JobCopy, JobRecord, JobStatus, JobStore
 
-__all__ = ["JobRecord", "JobStatus", "JobStore"]
+__all__ = ["JobCopy", "JobRecord", "JobStatus", "JobStore"]
