@@ -37,6 +37,18 @@ metadata = MetaData()
 # Text that clients write (ids, a currency) has no length: PostgreSQL enforces VARCHAR(n),
 # SQLite does not, and one over-long value would fail its whole batch again and again.
 
+
+def _landing() -> list[Column[object]]:
+    """Where an event landed and when the API accepted it: a job's, and a copy's. New
+    columns for each call, as each table needs its own."""
+    return [
+        Column("topic", String(255), nullable=False),
+        Column("partition", Integer, nullable=False),
+        Column("offset", BigInteger, nullable=False),
+        Column("accepted_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
 # One row per accepted event; its status is the job's. The primary key on event_id
 # is the effectively-once gate: a worker applies an event's effects only in the
 # transaction that moves its row to a final status, and only one transaction can.
@@ -48,11 +60,8 @@ jobs = Table(
     metadata,
     Column("event_id", String, primary_key=True),
     Column("stream", String(128), nullable=False),
-    Column("topic", String(255), nullable=False),
-    Column("partition", Integer, nullable=False),
-    Column("offset", BigInteger, nullable=False),
+    *_landing(),
     Column("status", String(16), nullable=False),
-    Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("result", Text),
     Column("error", Text),
@@ -67,10 +76,7 @@ job_copies = Table(
     metadata,
     Column("event_id", String, primary_key=True),
     Column("stream", String(128), primary_key=True),
-    Column("topic", String(255), nullable=False),
-    Column("partition", Integer, nullable=False),
-    Column("offset", BigInteger, nullable=False),
-    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    *_landing(),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 

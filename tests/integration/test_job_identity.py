@@ -38,10 +38,12 @@ def _owners(settings: Settings) -> tuple[dict[str, tuple[str, str]], dict[str, l
         with engine.connect() as conn:
             owned = {
                 i: (s, st)
-                for i, s, st in conn.execute(select(jobs.c["event_id", "stream", "status"]))
+                for i, s, st in conn.execute(select(jobs.c.event_id, jobs.c.stream, jobs.c.status))
             }
             copied: dict[str, list[str]] = {}
-            for event_id, stream in conn.execute(select(job_copies.c["event_id", "stream"])):
+            for event_id, stream in conn.execute(
+                select(job_copies.c.event_id, job_copies.c.stream)
+            ):
                 copied.setdefault(event_id, []).append(stream)
             return owned, copied
     finally:
