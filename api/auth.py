@@ -53,10 +53,15 @@ class Authenticator:
         return key
 
     @staticmethod
-    def authorize(key: ApiKey | None, stream: str) -> None:
-        """403 unless ``key`` is scoped for ``stream``."""
-        if key is not None and not key.may_post_to(stream):
-            raise ForbiddenError(f"key {key.name!r} is not allowed to use stream {stream!r}")
+    def authorize(key: ApiKey | None, stream: str, *others: str) -> str:
+        """The first of ``stream, *others`` that ``key`` is scoped for; 403 if none is."""
+        if key is None:
+            return stream
+        for candidate in (stream, *others):
+            if key.may_post_to(candidate):
+                return candidate
+        names = ", ".join(repr(name) for name in (stream, *others))
+        raise ForbiddenError(f"key {key.name!r} is not allowed to use stream {names}")
 
 
 def _presented_key(request: Request) -> str | None:

@@ -105,6 +105,9 @@ class Ingestor:
         # Taken before routing takes the routing fields out of the events.
         claim = None if key is None else (key, fingerprint(name, events, headers))
         now = datetime.now(UTC)
+        # To the millisecond, as ce_time carries it: a worker that writes a job's row before
+        # this API does takes its accepted_at from that header, and must write this value.
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
         routes = ingest.router.route(
             events, headers.get(PRIORITY_HEADER), headers.get(NOT_BEFORE_HEADER), now.timestamp()
         )

@@ -2,9 +2,11 @@
 
 A request does not wait for the database: its rows join the next batch (written
 every 100 ms, so thousands of rows share one transaction) and stay answerable from
-memory until then. Kafka is the durable record of an accepted event; if the API
-dies before a batch is written, the worker's own status write creates the row when
-it processes the event.
+memory until then. Kafka is the durable record of an accepted event; if a worker
+reaches the event before its batch is written (or the API dies first), the worker's
+claim creates the row, with the same topic, partition, offset and accept time, and the
+API's insert leaves it be. Whichever writes first also gives the ``event_id`` to its
+stream (see ``store/results.py``).
 """
 
 from __future__ import annotations

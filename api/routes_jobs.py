@@ -23,19 +23,23 @@ def jobs_router(state: AppState, lookup: Callable[[str], JobRecord | None]) -> A
     # decodes before routing.
     @router.get("/{event_id:path}", responses={404: {"description": "No such event."}})
     async def get_job(event_id: str, request: Request) -> dict[str, Any]:
-        """The job's status; while ``queued``, how many events of its partition are ahead."""
+        """The job's status; while ``queued``, how many events of its partition are ahead.
+        ``copies`` lists events of other streams that came under the same id: each was
+        recorded and never applied. A key scoped only for a copy's stream sees the job
+        without its result or error, which are the other stream's."""
         key = state.auth.authenticate(request)
         parts = state.parts()
         record = parts.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
         if record is None:
             raise NotFoundError(f"no event {event_id!r} was accepted")
-        state.auth.authorize(key, record.stream)
-        return _describe(record, parts.monitor.position(record.topic, record.partition))
+        seen_as = state.auth.authorize(key, record.stream, *(c.stream for c in record.copies))
+        position = parts.monitor.position(record.topic, record.partition)
+        return _describe(record, position, owner=seen_as == record.stream)
 
     return router
 
 
-def _describe(record: JobRecord, position: int | None) -> dict[str, Any]:
+def _describe(record: JobRecord, position: int | None, *, owner: bool) -> dict[str, Any]:
     job: dict[str, Any] = {
         "event_id": record.event_id,
         "stream": record.stream,
@@ -48,10 +52,22 @@ def _describe(record: JobRecord, position: int | None) -> dict[str, Any]:
     }
     if record.status is JobStatus.QUEUED and position is not None:
         job["ahead"] = max(record.offset - position, 0)
-    if record.result is not None:
+    if owner and record.result is not None:
         job["result"] = record.result
-    if record.error is not None:
+    if owner and record.error is not None:
         job["error"] = record.error
     if record.attempts:
         job["attempts"] = record.attempts
+    if record.copies:
+        job["copies"] = [
+            {
+                "stream": copy.stream,
+                "topic": copy.topic,
+                "partition": copy.partition,
+                "offset": copy.offset,
+                "accepted_at": copy.accepted_at.isoformat(),
+                "recorded_at": copy.recorded_at.isoformat(),
+            }
+            for copy in record.copies
+        ]
     return job

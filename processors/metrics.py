@@ -9,12 +9,12 @@ background (:class:`AssignedLag`), never by a scrape.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from conveyor.monitoring.lag import GroupLag
+from conveyor.processors.records import accepted_at
 from conveyor.processors.runner import SettledBatch
 from conveyor.store import JobStatus
 
@@ -87,8 +87,6 @@ class WorkerMetrics:
         handling = self.processing_seconds.labels(stream)
         end_to_end = self.end_to_end_seconds.labels(stream)
         settled = batch.settled_ns / 1e9
-        # Events of one request share their ce_time: each distinct one is parsed once.
-        accepted: dict[bytes, float | None] = {}
         for outcome in batch.outcomes:
             if outcome.ended_ns:
                 handling.observe((outcome.ended_ns - outcome.began_ns) / 1e9)
@@ -99,11 +97,8 @@ class WorkerMetrics:
             counts[_OUTCOMES[outcome.status]] += 1
             if outcome.status is JobStatus.DEAD_LETTERED:
                 self.dead_letters.labels(stream, type(outcome.error).__name__).inc()
-            if (ce_time := event.headers.get("ce_time")) is not None:
-                if ce_time not in accepted:
-                    accepted[ce_time] = _unix_time(ce_time)
-                if (at := accepted[ce_time]) is not None:
-                    end_to_end.observe(max(settled - at, 0.0))
+            if (at := accepted_at(event)) is not None:
+                end_to_end.observe(max(settled - at.timestamp(), 0.0))
         counts["duplicate"] = batch.records - sum(counts.values())
         for outcome_name, count in counts.items():
             if count:
@@ -140,10 +135,3 @@ class AssignedLag:
         for (topic, partition), measured in sorted(self._measured.items()):
             family.add_metric([topic, str(partition)], measured.lag)
         yield family
-
-
-def _unix_time(ce_time: bytes) -> float | None:
-    try:
-        return datetime.fromisoformat(ce_time.decode()).timestamp()
-    except ValueError:
-        return None  # not ours to judge here; the event itself was handled

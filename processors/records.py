@@ -14,6 +14,7 @@ Headers conveyor adds (all values UTF-8):
 
 from __future__ import annotations
 
+import functools
 import marshal
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "NOT_BEFORE",
     "Consumed",
     "OutboxRecord",
+    "accepted_at",
     "event_from",
     "event_log_fields",
     "failure_headers",
@@ -120,6 +122,23 @@ def event_from(record: Consumed, value: dict[str, Any] | None) -> Event:
         offset=offset,
         attempts=int(header_text(headers, ATTEMPTS) or 0),
     )
+
+
+def accepted_at(event: Event) -> datetime | None:
+    """When the API accepted ``event``: its ``ce_time`` header, which rides with it onto
+    every tier (None if it has none, or one that is not a time)."""
+    value = event.headers.get("ce_time")
+    return None if value is None else _parsed_time(value)
+
+
+# The events of one request share their ce_time: each distinct one is parsed once.
+@functools.lru_cache(maxsize=1024)
+def _parsed_time(value: bytes) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(value.decode())
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def event_log_fields(event: Event) -> dict[str, object]:

@@ -3,10 +3,12 @@
 A batch is settled in one result-store transaction: the jobs move to their final
 status behind the ``event_id`` gate (see ``store/results.py``), and the outputs,
 aggregates, retries and dead letters of the events that moved are written with
-them, for the outbox relay to publish. An event the gate finds already final (a
-redelivery after a crash, a rebalance, a replay, a retried POST) is skipped before
-its handler runs. Offsets are committed only after the batch is settled (Faust acks
-a ``take`` batch once the agent asks for the next), so a crash can only redeliver.
+them, for the outbox relay to publish. Before any handler runs, the batch claims its
+jobs in a transaction of its own: an event whose job is already final (a redelivery
+after a crash, a rebalance, a replay, a retried POST) is skipped, and one whose
+``event_id`` another stream's job owns is recorded as a copy and never applied.
+Offsets are committed only after the batch is settled (Faust acks a ``take`` batch once
+the agent asks for the next), so a crash can only redeliver.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from conveyor.processors.handler import Event, Handler, HandlerContext, Output, 
 from conveyor.processors.records import (
     Consumed,
     OutboxRecord,
+    accepted_at,
     event_from,
     event_log_fields,
     failure_headers,
@@ -35,7 +38,7 @@ from conveyor.producers.retry import Backoff
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder
 from conveyor.store import JobRecord, JobStatus
-from conveyor.store.results import append_outbox, transition
+from conveyor.store.results import Claim, append_outbox, claim, transition
 
 __all__ = ["BatchObserver", "Outcome", "SettledBatch", "StreamProcessor"]
 
@@ -68,8 +71,8 @@ class SettledBatch:
 
     stream: str
     records: int  # as consumed, copies included
-    events: dict[str, Event]  # decoded, one per event_id
-    fresh: set[str]  # of those, the ones the gate let through to their handler
+    events: dict[str, Event]  # one per event_id (an undecodable one with an empty value)
+    fresh: set[str]  # of those, the ones claimed: the gate let them through
     outcomes: list[Outcome]
     moved: set[str]  # of the outcomes', the jobs that settled now (not already final)
     began_ns: int  # Unix ns: when the batch reached the processor,
@@ -134,32 +137,47 @@ class StreamProcessor:
         began = time.time_ns()
         outcomes: list[Outcome] = []
         events: dict[str, Event] = {}
+        undecodable: dict[str, DecodeError] = {}
         for record in batch:
             try:
-                value = self._decoder.decode(record.value)
+                value, error = self._decoder.decode(record.value), None
             except DecodeError as exc:
-                event = event_from(record, None)
-                outcomes.append(
-                    Outcome(event, JobStatus.DEAD_LETTERED, event.attempts + 1, error=exc)
-                )
-                continue
+                value, error = None, exc
             event = event_from(record, value)
             # A retried POST can put one event on the topic twice: the first copy counts.
-            events.setdefault(event.event_id, event)
-        fresh = await asyncio.to_thread(self._start_jobs, list(events.values()))
+            if event.event_id not in events:
+                events[event.event_id] = event
+                if error is not None:
+                    undecodable[event.event_id] = error
+        claimed = await asyncio.to_thread(self._claim, list(events.values()))
         for event in events.values():
-            if event.event_id in fresh:
-                handled = time.time_ns()
-                outcome = await self._attempt(event)
-                outcome.began_ns, outcome.ended_ns = handled, time.time_ns()
-                outcomes.append(outcome)
+            if event.event_id in claimed.copies:
+                log.warning(
+                    "event not applied: its event_id belongs to a job of stream %s "
+                    "event_id=%s at=%s",
+                    claimed.copies[event.event_id],
+                    event.event_id,
+                    event.where,
+                    extra=event_log_fields(event),
+                )
+            if event.event_id not in claimed.fresh:
+                continue
+            if (error := undecodable.get(event.event_id)) is not None:
+                outcomes.append(
+                    Outcome(event, JobStatus.DEAD_LETTERED, event.attempts + 1, error=error)
+                )
+                continue
+            handled = time.time_ns()
+            outcome = await self._attempt(event)
+            outcome.began_ns, outcome.ended_ns = handled, time.time_ns()
+            outcomes.append(outcome)
         settle_began = time.time_ns()
         moved = await asyncio.to_thread(self._settle, outcomes) if outcomes else set()
         settled = SettledBatch(
             self._stream.name,
             len(batch),
             events,
-            fresh,
+            claimed.fresh,
             outcomes,
             moved,
             began,
@@ -202,13 +220,14 @@ class StreamProcessor:
                 )
                 await asyncio.sleep(delay)
 
-    def _start_jobs(self, events: list[Event]) -> set[str]:
-        """Mark the events ``processing``; returns those not already final."""
+    def _claim(self, events: list[Event]) -> Claim:
+        """Claim the events' jobs, in a transaction of its own: it commits before any of
+        their handlers starts an effect (see ``store/results.py``)."""
         if not events:
-            return set()
+            return Claim(set(), {})
         now = datetime.now(UTC)
         with self.context.store.engine.begin() as conn:
-            return transition(
+            return claim(
                 conn,
                 [self._job(event, JobStatus.PROCESSING, event.attempts, now) for event in events],
             )
@@ -275,7 +294,8 @@ class StreamProcessor:
             event.partition,
             event.offset,
             status,
-            now,  # accepted_at, if the API's row never made it
+            # The API's own value, should this write the row before the API's does.
+            accepted_at(event) or now,
             now,
             result,
             error,

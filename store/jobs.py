@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
 
 from conveyor.store.driver import placeholder, time_value
-from conveyor.store.tables import advisory_lock, jobs, metadata, store_identity
+from conveyor.store.tables import advisory_lock, job_copies, jobs, metadata, store_identity
 
-__all__ = ["FINAL_STATUSES", "JobRecord", "JobStatus", "JobStore"]
+__all__ = ["FINAL_STATUSES", "JobCopy", "JobRecord", "JobStatus", "JobStore"]
 
 
 class JobStatus(StrEnum):
@@ -37,6 +37,17 @@ FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEA
 _REOPENABLE = (JobStatus.DEAD_LETTERED.value, JobStatus.FAILED.value)
 
 
+class JobCopy(NamedTuple):
+    """An event of another stream that came under a job's id: recorded, never applied."""
+
+    stream: str
+    topic: str
+    partition: int
+    offset: int
+    accepted_at: datetime
+    recorded_at: datetime
+
+
 class JobRecord(NamedTuple):
     """One job's row. A tuple: the API makes one for every event it accepts."""
 
@@ -51,6 +62,7 @@ class JobRecord(NamedTuple):
     result: dict[str, Any] | None = None
     error: str | None = None
     attempts: int = 0
+    copies: tuple[JobCopy, ...] = ()  # read back by get(), never written with the row
 
 
 class JobStore:
@@ -117,7 +129,7 @@ class JobStore:
         now = datetime.now(UTC)
         reopened: set[str] = set()
         with self._engine.begin() as conn:
-            for chunk in _chunks(sorted(event_ids)):
+            for chunk in id_chunks(sorted(event_ids)):
                 rows = conn.execute(
                     update(jobs)
                     .where(jobs.c.event_id.in_(chunk), jobs.c.status.in_(_REOPENABLE))
@@ -137,7 +149,7 @@ class JobStore:
         """How many of ``event_ids`` are in each status (unknown ids are not counted)."""
         counts: Counter[str] = Counter()
         with self._engine.connect() as conn:
-            for chunk in _chunks(event_ids):
+            for chunk in id_chunks(event_ids):
                 rows = conn.execute(
                     select(jobs.c.status, func.count())
                     .where(jobs.c.event_id.in_(chunk))
@@ -147,10 +159,23 @@ class JobStore:
         return counts
 
     def get(self, event_id: str) -> JobRecord | None:
+        """The job of ``event_id``, with the copies of other streams that came under it."""
         with self._engine.connect() as conn:
             row = conn.execute(select(jobs).where(jobs.c.event_id == event_id)).mappings().first()
-        if row is None:
-            return None
+            if row is None:
+                return None
+            copies = conn.execute(
+                select(
+                    job_copies.c.stream,
+                    job_copies.c.topic,
+                    job_copies.c.partition,
+                    job_copies.c.offset,
+                    job_copies.c.accepted_at,
+                    job_copies.c.recorded_at,
+                )
+                .where(job_copies.c.event_id == event_id)
+                .order_by(job_copies.c.recorded_at, job_copies.c.stream)
+            ).all()
         return JobRecord(
             event_id=row["event_id"],
             stream=row["stream"],
@@ -163,6 +188,10 @@ class JobStore:
             result=json.loads(row["result"]) if row["result"] else None,
             error=row["error"],
             attempts=row["attempts"],
+            copies=tuple(
+                JobCopy(stream, topic, partition, offset, _utc(accepted), _utc(recorded))
+                for stream, topic, partition, offset, accepted, recorded in copies
+            ),
         )
 
 
@@ -192,7 +221,7 @@ def driver_row(record: JobRecord, when: Callable[[datetime], object]) -> tuple[o
     )
 
 
-def _chunks(event_ids: Sequence[str], size: int = 10_000) -> Iterator[Sequence[str]]:
+def id_chunks(event_ids: Sequence[str], size: int = 10_000) -> Iterator[Sequence[str]]:
     """Ids in slices a statement can bind (SQLite takes at most 32,766 parameters)."""
     for start in range(0, len(event_ids), size):
         yield event_ids[start : start + size]

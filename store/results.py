@@ -1,4 +1,5 @@
-"""The workers' writes: job transitions behind the effectively-once gate, and the outbox.
+"""The workers' writes: claims and job transitions behind the effectively-once gate, and
+the outbox.
 
 Everything here runs on a connection inside the caller's transaction, so a batch's
 job statuses, aggregate updates and outbox records commit together or not at all.
@@ -13,13 +14,28 @@ from typing import NamedTuple
 from sqlalchemy import Connection, delete, select
 
 from conveyor.store.driver import placeholder, time_value
-from conveyor.store.jobs import FINAL_STATUSES, JOB_COLUMNS, JOB_WIDTH, JobRecord, driver_row
-from conveyor.store.tables import advisory_lock, outbox
+from conveyor.store.jobs import (
+    FINAL_STATUSES,
+    JOB_COLUMNS,
+    JOB_WIDTH,
+    JobRecord,
+    driver_row,
+    id_chunks,
+)
+from conveyor.store.tables import (
+    advisory_lock,
+    insert_ignoring_duplicates,
+    job_copies,
+    jobs,
+    outbox,
+)
 
 __all__ = [
+    "Claim",
     "OutboxRow",
     "OutboxValues",
     "append_outbox",
+    "claim",
     "outbox_after",
     "prune_outbox",
     "transition",
@@ -45,20 +61,61 @@ class OutboxRow(NamedTuple):
     headers: bytes
 
 
+class Claim(NamedTuple):
+    """What a batch's claim found, by event id."""
+
+    fresh: set[str]  # claimed: their handlers may run
+    copies: dict[str, str]  # owned by another stream's job (named here): recorded, not applied
+
+
+def claim(conn: Connection, records: Sequence[JobRecord]) -> Claim:
+    """Claim the jobs of ``records`` for their streams and record as copies the events
+    whose id another stream's job owns; an id in neither part of the answer is final.
+
+    Commit the claim before any handler runs: an e-mail sent for an id that another
+    stream's transaction then wins could not be taken back. The claim is the gate's own
+    statement; only ids it did not claim cost a second one, to tell copies from jobs that
+    are done (a redelivery, a replay)."""
+    fresh = transition(conn, records)
+    unclaimed = [r for r in _first_of_each_id(records) if r.event_id not in fresh]
+    if not unclaimed:
+        return Claim(fresh, {})
+    owners: dict[str, str] = {}
+    for chunk in id_chunks([r.event_id for r in unclaimed]):
+        rows = conn.execute(
+            select(jobs.c.event_id, jobs.c.stream).where(jobs.c.event_id.in_(chunk))
+        )
+        owners.update((event_id, stream) for event_id, stream in rows)
+    copied = [r for r in unclaimed if owners[r.event_id] != r.stream]
+    if copied:
+        conn.execute(
+            insert_ignoring_duplicates(conn, job_copies),
+            [
+                {
+                    "event_id": r.event_id,
+                    "stream": r.stream,
+                    "topic": r.topic,
+                    "partition": r.partition,
+                    "offset": r.offset,
+                    "accepted_at": r.accepted_at,
+                    "recorded_at": r.updated_at,
+                }
+                for r in copied
+            ],
+        )
+    return Claim(fresh, {r.event_id: owners[r.event_id] for r in copied})
+
+
 def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
-    """Move each job to its record's status unless it is already final; returns the ids
-    that moved. A job that moves to a final status here is applied by this transaction
-    and no other: the caller publishes and aggregates only for the ids returned.
+    """Move each job to its record's status unless it is already final or another
+    stream's; returns the ids that moved. A job that moves to a final status here is
+    applied by this transaction and no other: the caller publishes and aggregates only
+    for the ids returned. A row written here first is written whole; one that exists
+    keeps where its event landed and when it was accepted.
 
     On PostgreSQL a transaction that meets a row another one is moving waits for it to
     end, then checks the status again: the gate holds under concurrency too."""
-    # The first record of an id counts (PostgreSQL refuses to upsert a row twice in one
-    # statement), and rows go in id order, so that two transactions moving some of the
-    # same jobs lock them in the same order rather than deadlock.
-    first: dict[str, JobRecord] = {}
-    for record in records:
-        first.setdefault(record.event_id, record)
-    ordered = [first[event_id] for event_id in sorted(first)]
+    ordered = _first_of_each_id(records)
     when = time_value(conn.dialect)
     mark = placeholder(conn.dialect)
     moved: set[str] = set()
@@ -68,6 +125,16 @@ def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
         result = conn.exec_driver_sql(_transition_sql(len(chunk), mark), tuple(params))
         moved.update(row[0] for row in result)
     return moved
+
+
+def _first_of_each_id(records: Sequence[JobRecord]) -> list[JobRecord]:
+    """The first record of each id, in id order: PostgreSQL refuses to upsert a row twice
+    in one statement, and two transactions that lock some of the same jobs in the same
+    order never deadlock."""
+    first: dict[str, JobRecord] = {}
+    for record in records:
+        first.setdefault(record.event_id, record)
+    return [first[event_id] for event_id in sorted(first)]
 
 
 def append_outbox(conn: Connection, rows: Iterable[OutboxValues]) -> None:
@@ -113,5 +180,6 @@ def _transition_sql(rows: int, mark: str) -> str:
         "ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, "
         "updated_at = excluded.updated_at, result = excluded.result, "
         "error = excluded.error, attempts = excluded.attempts "
-        f"WHERE jobs.status NOT IN ({final}) RETURNING event_id"
+        f"WHERE jobs.stream = excluded.stream AND jobs.status NOT IN ({final}) "
+        "RETURNING event_id"
     )

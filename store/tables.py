@@ -23,6 +23,7 @@ __all__ = [
     "deliveries",
     "idempotency_keys",
     "insert_ignoring_duplicates",
+    "job_copies",
     "jobs",
     "metadata",
     "outbox",
@@ -37,23 +38,47 @@ metadata = MetaData()
 # Text that clients write (ids, a currency) has no length: PostgreSQL enforces VARCHAR(n),
 # SQLite does not, and one over-long value would fail its whole batch again and again.
 
+
+def _landing() -> list[Column[object]]:
+    """Where an event landed and when the API accepted it: a job's, and a copy's. New
+    columns for each call, as each table needs its own."""
+    return [
+        Column("topic", String(255), nullable=False),
+        Column("partition", Integer, nullable=False),
+        Column("offset", BigInteger, nullable=False),
+        Column("accepted_at", DateTime(timezone=True), nullable=False),
+    ]
+
+
 # One row per accepted event; its status is the job's. The primary key on event_id
 # is the effectively-once gate: a worker applies an event's effects only in the
 # transaction that moves its row to a final status, and only one transaction can.
+# Whoever writes the row first (the API's queued insert or a worker's claim) gives the
+# id to its stream, and writes where the event landed and when the API accepted it:
+# those never change afterwards.
 jobs = Table(
     "jobs",
     metadata,
     Column("event_id", String, primary_key=True),
     Column("stream", String(128), nullable=False),
-    Column("topic", String(255), nullable=False),
-    Column("partition", Integer, nullable=False),
-    Column("offset", BigInteger, nullable=False),
+    *_landing(),
     Column("status", String(16), nullable=False),
-    Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("result", Text),
     Column("error", Text),
     Column("attempts", Integer, nullable=False, server_default="0"),
+)
+
+# Events that came under an event_id another stream's job already owned: recorded so that
+# the client of either stream can see what became of its event, and never applied. One
+# row per id and stream; a later copy on the same stream is the same copy again.
+job_copies = Table(
+    "job_copies",
+    metadata,
+    Column("event_id", String, primary_key=True),
+    Column("stream", String(128), primary_key=True),
+    *_landing(),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
 # Records to publish, written in the transaction that decided them and published

@@ -17,8 +17,15 @@ from sqlalchemy import select
 from conveyor.config import load_settings
 from conveyor.processors.handler import Event, HandlerContext, Processed
 from conveyor.processors.pipeline.orders import OrderHandler
-from conveyor.store import JobRecord, JobStatus, JobStore
-from conveyor.store.results import OutboxValues, append_outbox, outbox_after, transition
+from conveyor.store import JobCopy, JobRecord, JobStatus, JobStore
+from conveyor.store.results import (
+    Claim,
+    OutboxValues,
+    append_outbox,
+    claim,
+    outbox_after,
+    transition,
+)
 from conveyor.store.tables import outbox
 from support.waiting import wait_for
 
@@ -85,6 +92,116 @@ def test_a_queued_row_never_overwrites_a_job_the_workers_moved(store: JobStore) 
         JobStatus.SUCCEEDED,
         JobStatus.QUEUED,
     ]
+
+
+def claim_jobs(store: JobStore, *records: JobRecord) -> Claim:
+    with store.engine.begin() as conn:
+        return claim(conn, records)
+
+
+def note(event_id: str, status: JobStatus = JobStatus.PROCESSING, **changes: Any) -> JobRecord:
+    """A notification's job record: another stream than :func:`job`'s orders."""
+    return job(
+        event_id, status, stream="notifications", topic="notes-t", partition=0, offset=7
+    )._replace(**changes)
+
+
+def test_an_id_the_api_queued_for_one_stream_is_a_copy_on_another(store: JobStore) -> None:
+    store.record_queued([job("e-1"), job("e-2")])
+    recorded = ACCEPTED + timedelta(seconds=3)
+
+    claimed = claim_jobs(store, note("e-1", updated_at=recorded), job("e-2", JobStatus.PROCESSING))
+
+    assert claimed == Claim({"e-2"}, {"e-1": "orders"})
+    read = store.get("e-1")
+    assert read is not None
+    assert (read.stream, read.status, read.topic, read.offset) == (
+        "orders",
+        JobStatus.QUEUED,
+        "orders-t",
+        41,
+    )
+    assert read.copies == (JobCopy("notifications", "notes-t", 0, 7, ACCEPTED, recorded),)
+
+
+def test_the_first_worker_to_claim_an_id_owns_it_and_writes_the_apis_values(
+    store: JobStore,
+) -> None:
+    assert claim_jobs(store, note("e-1")) == Claim({"e-1"}, {})
+    store.record_queued([job("e-1")])  # the API's batched insert, later
+
+    assert claim_jobs(store, job("e-1", JobStatus.PROCESSING)) == Claim(
+        set(), {"e-1": "notifications"}
+    )
+    read = store.get("e-1")
+    assert read is not None
+    assert (read.stream, read.topic, read.partition, read.offset, read.accepted_at) == (
+        "notifications",
+        "notes-t",
+        0,
+        7,
+        ACCEPTED,
+    )
+
+
+def test_a_settle_never_moves_another_streams_job(store: JobStore) -> None:
+    store.record_queued([job("e-1")])
+
+    assert move(store, note("e-1", JobStatus.SUCCEEDED, result={"sent": True})) == set()
+    read = store.get("e-1")
+    assert read is not None
+    assert (read.status, read.result) == (JobStatus.QUEUED, None)
+
+
+def test_a_finished_job_of_its_own_stream_is_neither_claimed_nor_a_copy(store: JobStore) -> None:
+    move(store, job("e-1", JobStatus.SUCCEEDED))
+
+    assert claim_jobs(store, job("e-1", JobStatus.PROCESSING)) == Claim(set(), {})
+    read = store.get("e-1")
+    assert read is not None
+    assert (read.status, read.copies) == (JobStatus.SUCCEEDED, ())
+
+
+def test_a_copy_seen_again_is_recorded_once(store: JobStore) -> None:
+    store.record_queued([job("e-1")])
+    claim_jobs(store, note("e-1"))
+    claim_jobs(store, note("e-1", offset=9))
+
+    read = store.get("e-1")
+    assert read is not None
+    assert [c.offset for c in read.copies] == [7]
+
+
+def test_streams_claiming_the_same_ids_at_once_each_get_one_owner(store: JobStore) -> None:
+    """Two workers of two streams claim the same 300 ids at the same moment, in batches of
+    different sizes: every id ends up with one owner and one copy, whoever came first."""
+    ids = [f"e-{n:03d}" for n in range(300)]
+    start = threading.Barrier(2)
+
+    def claims(make: Any, size: int) -> list[Claim]:
+        start.wait()
+        return [
+            claim_jobs(store, *(make(i) for i in ids[at : at + size]))
+            for at in range(0, len(ids), size)
+        ]
+
+    with ThreadPoolExecutor(2) as pool:
+        orders = pool.submit(claims, lambda i: job(i, JobStatus.PROCESSING), 40)
+        notes = pool.submit(claims, note, 70)
+        by_orders, by_notes = orders.result(timeout=60), notes.result(timeout=60)
+
+    owned_by_orders = set().union(*(c.fresh for c in by_orders))
+    owned_by_notes = set().union(*(c.fresh for c in by_notes))
+    assert owned_by_orders.isdisjoint(owned_by_notes)
+    assert owned_by_orders | owned_by_notes == set(ids)
+    assert {i for c in by_orders for i in c.copies} == owned_by_notes
+    assert {i for c in by_notes for i in c.copies} == owned_by_orders
+    for event_id in ids:
+        read = store.get(event_id)
+        assert read is not None
+        assert [c.stream for c in read.copies] == [
+            "notifications" if read.stream == "orders" else "orders"
+        ]
 
 
 def test_outbox_records_come_back_byte_for_byte(store: JobStore) -> None:

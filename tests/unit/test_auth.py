@@ -46,6 +46,15 @@ def test_keys_are_checked_by_hash_and_scoped_to_streams() -> None:
         auth.authorize(key, "mail")
 
 
+def test_a_key_is_authorized_as_the_first_of_several_streams_it_is_scoped_for() -> None:
+    key = ApiKey(name="mailer", sha256=hash_key("k"), streams=("notifications",))
+
+    assert Authenticator.authorize(key, "orders", "notifications") == "notifications"
+    assert Authenticator.authorize(None, "orders", "notifications") == "orders"
+    with pytest.raises(ForbiddenError, match="'mailer' is not allowed to use stream 'orders'"):
+        Authenticator.authorize(key, "orders", "payments")
+
+
 def test_a_key_over_its_rate_gets_429_with_a_whole_retry_after() -> None:
     key = ApiKey(name="slow", sha256=hash_key("k"), rate_per_second=0.5, burst=1)
     auth = Authenticator((key,))

@@ -11,7 +11,8 @@ import pytest
 from conveyor.processors.exceptions import InvalidEventError
 from conveyor.processors.pipeline.notifications import message_id
 from conveyor.processors.pipeline.orders import enrich, window_of
-from conveyor.processors.records import Consumed, event_from, failure_headers
+from conveyor.processors.records import Consumed, accepted_at, event_from, failure_headers
+from conveyor.producers.identity import cloudevent_headers
 from conveyor.producers.samples import sample_orders
 from conveyor.ratelimit import TokenBucket
 
@@ -69,6 +70,23 @@ def test_a_retried_event_keeps_its_first_position_and_counts_its_tries() -> None
 def test_an_undecodable_record_is_known_by_its_ce_id_or_its_position() -> None:
     assert event_from(Consumed("t", 1, 2, None, b"x", [("ce_id", b"c")]), None).event_id == "c"
     assert event_from(Consumed("t", 1, 2, None, b"x", []), None).event_id == "t:1:2"
+
+
+def test_an_event_was_accepted_when_its_ce_time_says_to_the_millisecond() -> None:
+    headers = cloudevent_headers("/v1/streams/orders", "shop.Order", PLACED)("e-1", "tp")
+    event = event_from(Consumed("orders", 0, 1, None, b"v", headers), {"event_id": "e-1"})
+
+    at = accepted_at(event)
+    assert at == PLACED
+    assert at is not None
+    assert at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("ce_time", [None, b"yesterday", b"\xff"])
+def test_an_event_without_a_readable_ce_time_has_no_accept_time(ce_time: bytes | None) -> None:
+    headers = [] if ce_time is None else [("ce_time", ce_time)]
+
+    assert accepted_at(event_from(Consumed("orders", 0, 1, None, b"v", headers), None)) is None
 
 
 def test_reserving_past_the_burst_queues_callers_at_the_rate() -> None:
