@@ -27,7 +27,7 @@ def _arrivals(pipeline: Pipeline) -> dict[str, float]:
     }
 
 
-def test_delayed_events_are_processed_on_time_and_never_early(
+def test_delayed_events_are_never_processed_early_nor_hold_up_prompt_ones(
     make_pipeline: Callable[..., AbstractContextManager[Pipeline]],
 ) -> None:
     with make_pipeline(notifications={"delays": TIERS}) as pipeline:
