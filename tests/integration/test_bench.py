@@ -14,15 +14,19 @@ from conveyor.bench.summary import README_BEGIN, README_END
 from support.cli import conveyor
 
 
-def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
-    bootstrap_servers: str, registry_url: str
-) -> None:
-    env = {
+@pytest.fixture
+def env(bootstrap_servers: str, registry_url: str) -> dict[str, str]:
+    """The environment of a ``conveyor bench`` on the session's broker and registry."""
+    return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
         "SCHEMA_REGISTRY_URL": registry_url,
     }
 
+
+def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
+    env: dict[str, str],
+) -> None:
     result = conveyor(
         "bench",
         "ingest",
@@ -57,14 +61,8 @@ def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
 
 
 def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
-    bootstrap_servers: str, registry_url: str
+    env: dict[str, str],
 ) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": registry_url,
-    }
-
     result = conveyor(
         "bench",
         "process",
@@ -98,14 +96,8 @@ def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
 
 
 def test_bench_priorities_prints_high_and_low_waits_with_their_ratios(
-    bootstrap_servers: str, registry_url: str
+    env: dict[str, str],
 ) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": registry_url,
-    }
-
     result = conveyor(
         "bench", "priorities", "--backlog", "2000", "--high", "100", "--json", env=env, timeout=300
     )
@@ -127,14 +119,8 @@ def _check_priorities(figures: dict[str, Any]) -> None:
 
 
 def test_bench_replay_prints_the_republish_beside_the_raw_copy_loop_with_their_ratio(
-    bootstrap_servers: str, registry_url: str
+    env: dict[str, str],
 ) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": registry_url,
-    }
-
     result = conveyor(
         "bench", "replay", "--records", "5000", "--rounds", "2", "--json", env=env, timeout=300
     )
@@ -152,13 +138,8 @@ def test_bench_replay_prints_the_republish_beside_the_raw_copy_loop_with_their_r
 
 
 def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_the_readme(
-    bootstrap_servers: str, registry_url: str, tmp_path: Path
+    env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": registry_url,
-    }
     readme = tmp_path / "README.md"
     readme.write_text(f"# Benchmarks\n\n{README_BEGIN}\nold figures\n{README_END}\n\n## After\n")
     out = tmp_path / "docs" / "bench"
