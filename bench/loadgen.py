@@ -44,11 +44,20 @@ def run_load(
     return result
 
 
-def http_post(host: str, port: int, path: str, body: bytes, content_type: str) -> bytes:
+def http_post(
+    host: str,
+    port: int,
+    path: str,
+    body: bytes,
+    content_type: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> bytes:
     """One keep-alive POST request, ready to write to the socket."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     return (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"{extra}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 

@@ -17,6 +17,8 @@ __all__ = [
     "latency_rows",
     "machine",
     "percentiles",
+    "priorities_rows",
+    "priorities_table",
     "process_table",
     "replay_rows",
     "replay_table",
@@ -69,6 +71,10 @@ def process_table(figures: dict[str, Any]) -> str:
     return _table(("figure", "conveyor", "raw loop", "ratio"), rows)
 
 
+def priorities_table(figures: dict[str, Any]) -> str:
+    return _table(("figure", "high level", "low level", "ratio"), priorities_rows(figures))
+
+
 def replay_table(figures: dict[str, Any]) -> str:
     return _table(("figure", "conveyor", "raw loop", "ratio"), replay_rows(figures))
 
@@ -116,6 +122,20 @@ def latency_rows(f: dict[str, Any]) -> list[Row]:
             f"{f[f'e2e_{name}_ms']}",
             f"{f[f'raw_e2e_{name}_ms']}",
             f"{f[f'e2e_{name}_ms'] / f[f'raw_e2e_{name}_ms']:.1f}x",
+        )
+        for name in ("p50", "p99")
+    ]
+
+
+def priorities_rows(f: dict[str, Any]) -> list[Row]:
+    """Waits from send to settled, high-priority orders beside the low backlog they overtake."""
+    return [
+        (
+            f"wait {name}, {f['high_events']:,} high at {f['high_rate_per_s']:,}/s "
+            f"beside {f['backlog']:,} low queued, ms",
+            f"{f[f'high_{name}_ms']}",
+            f"{f[f'low_{name}_ms']}",
+            f"{f[f'{name}_ratio']:.3f}",
         )
         for name in ("p50", "p99")
     ]

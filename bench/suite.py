@@ -1,7 +1,8 @@
 """``conveyor bench all``: every benchmark in one run, on one stack, at one scale.
 
-Runs ingest, processing (one worker's throughput, and end-to-end latency) and
-replay, each beside its raw baseline as the single benchmarks do, and gathers their
+Runs ingest, processing (one worker's throughput, and end-to-end latency), priorities
+(high-priority waits beside a low backlog) and replay, each beside its baseline as the
+single benchmarks do, and gathers their
 figures, the latencies behind the percentiles and the machine they ran on into one
 :class:`SuiteResult`, which ``bench/summary.py`` and ``bench/plots.py`` write out.
 """
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conveyor.bench.ingest import IngestPlan, bench_ingest
+from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
 from conveyor.bench.process import ProcessPlan, bench_process
 from conveyor.bench.replay import Progress, bench_replay
 from conveyor.bench.report import Samples
@@ -31,6 +33,8 @@ _INGEST_EVENTS = 30_000
 _INGEST_REQUESTS = 6_000
 _PROCESS_EVENTS = 10_000
 _LATENCY_SECONDS = 10
+_PRIORITY_BACKLOG = 10_000
+_PRIORITY_HIGH = 200
 _REPLAY_RECORDS = 200_000
 
 
@@ -57,6 +61,15 @@ class SuitePlan:
             seconds=self._sized(_LATENCY_SECONDS, 1),
         )
 
+    def priorities(self) -> PrioritiesPlan:
+        # High orders at a tenth of the latency rate: a trickle, finished well before the
+        # backlog at any scale (the worker drains thousands a second).
+        return PrioritiesPlan(
+            backlog=self._sized(_PRIORITY_BACKLOG, 1_000),
+            high=self._sized(_PRIORITY_HIGH, 100),
+            rate=max(self.rate // 10, 10),
+        )
+
     @property
     def replay_records(self) -> int:
         return self._sized(_REPLAY_RECORDS, 1_000)
@@ -64,14 +77,16 @@ class SuitePlan:
 
 @dataclass(frozen=True)
 class SuiteResult:
-    figures: dict[str, dict[str, Any]]  # by benchmark: ingest, process, end_to_end, replay
-    samples: Samples  # latencies in seconds: api_single, e2e, raw_e2e
+    # by benchmark: ingest, process, end_to_end, priorities, replay
+    figures: dict[str, dict[str, Any]]
+    # latencies in seconds: api_single, e2e, raw_e2e, priority_high, priority_low
+    samples: Samples
     machine: dict[str, Any]
     began: datetime
     seconds: float  # the whole run
 
 
-_STEPS = 3
+_STEPS = 4
 
 
 def run_suite(
@@ -90,7 +105,9 @@ def run_suite(
     ingest, ingest_samples = bench_ingest(settings, plan.ingest(), note)
     step(2, "processing: one worker beside the raw loop, then end-to-end latency")
     processed, process_samples = bench_process(settings, plan.process(), note)
-    step(3, "replay: re-publishing a topic beside the raw copy loop")
+    step(3, "priorities: high-priority orders beside a low backlog")
+    priorities, priority_samples = bench_priorities(settings, plan.priorities(), note)
+    step(4, "replay: re-publishing a topic beside the raw copy loop")
     replay = bench_replay(settings, plan.replay_records, note, progress, plan.rounds)
     note(f"all benchmarks done in {time.monotonic() - clock:.0f} s")
 
@@ -100,9 +117,10 @@ def run_suite(
             "ingest": ingest,
             "process": {k: v for k, v in processed.items() if k in throughput},
             "end_to_end": {k: v for k, v in processed.items() if k not in throughput},
+            "priorities": priorities,
             "replay": replay,
         },
-        samples={**ingest_samples, **process_samples},
+        samples={**ingest_samples, **process_samples, **priority_samples},
         machine=machine,
         began=began,
         seconds=time.monotonic() - clock,

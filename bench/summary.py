@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.bench.exceptions import BenchError
-from conveyor.bench.report import ingest_rows, latency_rows, replay_rows, throughput_rows
+from conveyor.bench.report import (
+    ingest_rows,
+    latency_rows,
+    priorities_rows,
+    replay_rows,
+    throughput_rows,
+)
 from conveyor.bench.suite import SuitePlan, SuiteResult
 from conveyor.text_table import format_markdown_table
 
@@ -22,6 +28,8 @@ LATENCIES = {
     "e2e": "end to end, conveyor (POST to enriched record readable)",
     "raw_e2e": "end to end, raw loop (bare producer to enriched record readable)",
     "api_single": "API single-event request to its 202",
+    "priority_high": "high-priority order, sent to settled, beside a low backlog",
+    "priority_low": "low-priority order of that backlog, sent to settled",
 }
 
 
@@ -47,6 +55,7 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         *(("ingest", *row) for row in ingest_rows(f["ingest"])),
         *(("process", *row) for row in throughput_rows(f["process"])),
         *(("end to end", *row) for row in latency_rows(f["end_to_end"])),
+        *(("priorities", *row) for row in priorities_rows(f["priorities"])),
         *(("replay", *row) for row in replay_rows(f["replay"])),
     ]
     m = result.machine
@@ -56,7 +65,8 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         f"{m['memory_gib']} GiB, {m['platform']}, Python {m['python']}, {m['kafka']}; the "
         "broker, the registry, the load generators and the processes measured all on this "
         f"machine, whose load average was {m['load_average']} as the run began. Ratios are "
-        "conveyor over its raw baseline: for throughput higher is better, for latency lower.",
+        "conveyor over its raw baseline: for throughput higher is better, for latency lower; "
+        "priorities' are the high level's waits over the low level's in the same run.",
         "",
         format_markdown_table(rows, "llrrr"),
         "",

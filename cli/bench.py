@@ -13,9 +13,16 @@ from typing import Any
 import click
 
 from conveyor.bench.ingest import IngestPlan, bench_ingest
+from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
 from conveyor.bench.process import ProcessPlan, bench_process
 from conveyor.bench.replay import bench_replay
-from conveyor.bench.report import ingest_table, machine, process_table, replay_table
+from conveyor.bench.report import (
+    ingest_table,
+    machine,
+    priorities_table,
+    process_table,
+    replay_table,
+)
 from conveyor.bench.suite import SuitePlan, SuiteResult, run_suite
 from conveyor.bench.summary import document, markdown, rewrite_readme
 from conveyor.cli.options import echo_json, note, settings
@@ -83,6 +90,25 @@ def process(events: int, rate: int, seconds: int, as_json: bool) -> None:
 
 
 @bench.command()
+@click.option("--backlog", type=click.IntRange(1_000), default=20_000, show_default=True)
+@click.option("--high", type=click.IntRange(100), default=400, show_default=True)
+@click.option(
+    "--rate",
+    type=click.IntRange(10),
+    default=100,
+    show_default=True,
+    help="High-priority orders a second, sent while the backlog drains.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def priorities(backlog: int, high: int, rate: int, as_json: bool) -> None:
+    """How long high-priority orders wait while one worker drains a low-priority backlog,
+    beside how long the backlog's orders wait."""
+    with _stack() as running:
+        figures, _ = bench_priorities(running, PrioritiesPlan(backlog, high, rate), note)
+    _report("priorities", figures, priorities_table, as_json)
+
+
+@bench.command()
 @click.option("--records", type=click.IntRange(1_000), default=1_000_000, show_default=True)
 @click.option("--rounds", type=click.IntRange(1, 9), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
@@ -123,8 +149,8 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
 def all_(
     *, scale: float, rate: int, rounds: int, out: Path, readme: Path | None, as_json: bool
 ) -> None:
-    """Every benchmark (ingest, processing, end to end, replay) beside its raw baseline,
-    in one run: a JSON document, a Markdown table and PNG plots in --out."""
+    """Every benchmark (ingest, processing, end to end, priorities, replay) beside its
+    baseline, in one run: a JSON document, a Markdown table and PNG plots in --out."""
     # Imported here: matplotlib takes a good part of a second to load, which only the
     # commands that draw should pay.
     from conveyor.bench.plots import plot_latency, plot_throughput  # noqa: PLC0415
@@ -171,6 +197,7 @@ def _tables(result: SuiteResult) -> str:
         [
             ingest_table(f["ingest"]),
             process_table({**f["process"], **f["end_to_end"]}),
+            priorities_table(f["priorities"]),
             replay_table(f["replay"]),
         ]
     )

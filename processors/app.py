@@ -26,7 +26,7 @@ from conveyor.processors.delays import WaitingTier
 from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.kafka_auth import broker_credentials
 from conveyor.processors.outbox import OutboxRelay
-from conveyor.processors.priorities import PriorityGate, Turns
+from conveyor.processors.priorities import PriorityGate, Turns, level_ranks
 from conveyor.processors.records import Consumed
 from conveyor.processors.runner import BatchObserver, StreamProcessor
 from conveyor.processors.schedules import Scheduler, leader_schedules
@@ -87,7 +87,13 @@ def build_worker(settings: Settings) -> Worker:
         # The stream iterator takes records already queued without a wait per record.
         cython_optimizations=True,
         stream_buffer_maxsize=workers.buffer_size,
+        # Faust hands a poll's records over one by one before it polls again: a record
+        # fetched meanwhile for a higher priority level waits for at most this many. Below
+        # a fifth of the buffer, a poll never overfills one past the mark where Faust stops
+        # fetching its partitions (four fifths), so handing over never waits on an agent.
+        broker_max_poll_records=max(1, min(workers.batch_size, workers.buffer_size // 5)),
     )
+    app.level_ranks = level_ranks(p.context.stream for p in processors)
     for processor in processors:
         stream = processor.context.stream
         lanes = _lanes(processor)

@@ -12,21 +12,28 @@ all (it queues the record and returns).
 there (the common case), that is the result, with no task made; if it suspends, the
 rest of it joins the race exactly as before, so a rebalance still wins over a full
 buffer. :class:`WorkerApp` is the Faust app that consumes with it.
+
+The same consumer polls priority levels highest first (:class:`LevelsFirst`): see
+``processors/priorities.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import faust
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka
-from faust.types import TransportT
+from faust.types import TP, TransportT
 from mode import Service
 from mode.services import WaitArgT, WaitResults
 
-__all__ = ["EagerFirst", "Transport", "WorkerApp", "resume"]
+from conveyor.processors.priorities import poll_order
+
+__all__ = ["EagerFirst", "LevelsFirst", "Transport", "WorkerApp", "resume"]
 
 
 class EagerFirst(Service):
@@ -82,7 +89,34 @@ async def resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
             return finished.value
 
 
-class Consumer(EagerFirst, aiokafka.Consumer):
+class LevelsFirst(aiokafka.Consumer):
+    """A poll that takes what was fetched for the higher priority levels before the lower.
+
+    aiokafka hands out fetched records partition by partition in the order they were
+    fetched, so one poll of every partition gives a high level's fresh records only after
+    a low level's earlier fetch (thousands of records) is handed over. Here each level is
+    asked in turn without waiting, highest first, and what they hold goes out together;
+    only when none holds anything does the poll wait, on all of them, for the next fetch.
+    """
+
+    app: WorkerApp
+
+    # Faust's own signature.
+    async def _getmany(
+        self,
+        active_partitions: set[TP] | None,
+        timeout: float,  # noqa: ASYNC109
+    ) -> RecordMap:
+        groups = poll_order(active_partitions or (), self.app.level_ranks)
+        if len(groups) < 2:
+            return await super()._getmany(active_partitions, timeout)
+        records: dict[TP, list[Any]] = {}
+        for group in groups:
+            records.update(await super()._getmany(group, 0))
+        return records or await super()._getmany(active_partitions, timeout)
+
+
+class Consumer(EagerFirst, LevelsFirst):
     pass
 
 
@@ -92,6 +126,9 @@ class Transport(aiokafka.Transport):
 
 class WorkerApp(faust.App):
     """The Faust app of a conveyor worker: Faust's own, consuming with :class:`Consumer`."""
+
+    # Each lower priority level's topic by rank (processors/priorities.py, level_ranks).
+    level_ranks: Mapping[str, int] = MappingProxyType({})
 
     def _new_transport(self) -> TransportT:
         return Transport(self.conf.broker_consumer, self)

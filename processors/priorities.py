@@ -11,6 +11,14 @@ pile up in Faust's buffer until Faust stops fetching its partitions. A lower lev
 settles its batch in slices and takes the same turns between them, so a higher level's
 work waits for a slice at most, not for a whole batch.
 
+Records reach the agents through one loop: Faust polls what aiokafka fetched and hands
+it over record by record before it polls again. aiokafka hands out a partition's fetched
+records in the order partitions were fetched, so a high-level record fetched behind a
+backlog's (up to a megabyte a partition, thousands of records) would wait for all of them,
+whatever the turns. The worker's consumer therefore polls a stream's levels one at a time,
+highest first (:func:`poll_order`), each poll bounded, so a higher level's records come
+first in every poll and wait for at most one poll's worth of the others.
+
 Higher levels' work is what this worker holds: Faust assigns partition p of every level
 topic of a stream (they have as many partitions) to the same worker, so a worker
 weighs its own levels against each other; workers do not wait on one another.
@@ -21,14 +29,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
-from conveyor.config import Priorities
+from conveyor.config import Priorities, StreamDeclaration
 
-__all__ = ["PriorityGate", "Turns", "rest_after"]
+__all__ = ["PriorityGate", "Turns", "level_ranks", "poll_order", "rest_after"]
 
 T = TypeVar("T")
+
+
+class _Partition(Protocol):
+    @property
+    def topic(self) -> str: ...
+
+
+P = TypeVar("P", bound=_Partition)
 
 # Events a lower level settles at a time: a higher level's event that comes meanwhile
 # waits for this many, and a result-store transaction per slice costs the lower level
@@ -40,6 +56,26 @@ def rest_after(batch_seconds: float, share: float) -> float:
     """How long a level held back by higher ones waits after a batch of ``batch_seconds``,
     so that it keeps ``share`` of the time."""
     return batch_seconds * (1 - share) / share
+
+
+def level_ranks(streams: Iterable[StreamDeclaration]) -> dict[str, int]:
+    """The rank of each lower level's topic (1 for the level below the top, and so on);
+    every other topic a worker reads polls with the top levels."""
+    return {
+        topic: rank
+        for stream in streams
+        if stream.priorities is not None
+        for rank, topic in enumerate(stream.level_topics)
+        if rank
+    }
+
+
+def poll_order(partitions: Iterable[P], ranks: Mapping[str, int]) -> list[set[P]]:
+    """``partitions`` in the groups a poll asks for in turn, highest level first; none empty."""
+    groups: dict[int, set[P]] = {}
+    for tp in partitions:
+        groups.setdefault(ranks.get(tp.topic, 0), set()).add(tp)
+    return [groups[rank] for rank in sorted(groups)]
 
 
 class PriorityGate:

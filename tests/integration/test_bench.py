@@ -1,11 +1,12 @@
-"""``conveyor bench ingest|process|replay|all --json`` measure every figure beside its baseline
-(not how fast: speed lives in the benchmark itself, never in a test's pass/fail)."""
+"""``conveyor bench ingest|process|priorities|replay|all --json`` measure every figure beside
+its baseline (not how fast: speed lives in the benchmark itself, never in a test's pass/fail)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,15 +14,19 @@ from conveyor.bench.summary import README_BEGIN, README_END
 from support.cli import conveyor
 
 
-def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
-    bootstrap_servers: str, registry_url: str
-) -> None:
-    env = {
+@pytest.fixture
+def env(bootstrap_servers: str, registry_url: str) -> dict[str, str]:
+    """The environment of a ``conveyor bench`` on the session's broker and registry."""
+    return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
         "SCHEMA_REGISTRY_URL": registry_url,
     }
 
+
+def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
+    env: dict[str, str],
+) -> None:
     result = conveyor(
         "bench",
         "ingest",
@@ -56,14 +61,8 @@ def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
 
 
 def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
-    bootstrap_servers: str, registry_url: str
+    env: dict[str, str],
 ) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": registry_url,
-    }
-
     result = conveyor(
         "bench",
         "process",
@@ -96,15 +95,32 @@ def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
     assert "conveyor worker: " in result.stderr  # progress is shown as it goes
 
 
-def test_bench_replay_prints_the_republish_beside_the_raw_copy_loop_with_their_ratio(
-    bootstrap_servers: str, registry_url: str
+def test_bench_priorities_prints_high_and_low_waits_with_their_ratios(
+    env: dict[str, str],
 ) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": registry_url,
-    }
+    result = conveyor(
+        "bench", "priorities", "--backlog", "2000", "--high", "100", "--json", env=env, timeout=300
+    )
 
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["priorities"]
+    assert (figures["backlog"], figures["high_events"]) == (2_000, 100)
+    _check_priorities(figures)
+    assert "priorities: " in result.stderr  # progress is shown as it goes
+
+
+def _check_priorities(figures: dict[str, Any]) -> None:
+    for name in ("high_p50_ms", "high_p99_ms", "low_p50_ms", "low_p99_ms"):
+        assert figures[name] > 0, name
+    for name in ("p50", "p99"):
+        assert figures[f"{name}_ratio"] == _quotient(
+            figures[f"high_{name}_ms"], figures[f"low_{name}_ms"], places=1
+        )
+
+
+def test_bench_replay_prints_the_republish_beside_the_raw_copy_loop_with_their_ratio(
+    env: dict[str, str],
+) -> None:
     result = conveyor(
         "bench", "replay", "--records", "5000", "--rounds", "2", "--json", env=env, timeout=300
     )
@@ -122,13 +138,8 @@ def test_bench_replay_prints_the_republish_beside_the_raw_copy_loop_with_their_r
 
 
 def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_the_readme(
-    bootstrap_servers: str, registry_url: str, tmp_path: Path
+    env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-        "SCHEMA_REGISTRY_URL": registry_url,
-    }
     readme = tmp_path / "README.md"
     readme.write_text(f"# Benchmarks\n\n{README_BEGIN}\nold figures\n{README_END}\n\n## After\n")
     out = tmp_path / "docs" / "bench"
@@ -154,10 +165,12 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report == json.loads((out / "bench.json").read_text())
-    ingest, process, e2e, replay = (
-        report[name] for name in ("ingest", "process", "end_to_end", "replay")
+    ingest, process, e2e, priorities, replay = (
+        report[name] for name in ("ingest", "process", "end_to_end", "priorities", "replay")
     )
     assert (ingest["events"], process["events"], replay["records"]) == (1_500, 1_000, 10_000)
+    assert (priorities["backlog"], priorities["high_events"]) == (1_000, 100)
+    _check_priorities(priorities)
     assert ingest["batch_ratio"] == _quotient(
         ingest["api_batch_events_per_s"], ingest["raw_producer_events_per_s"]
     )
@@ -168,6 +181,7 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     latency = report["latency_ms"]
     assert (latency["e2e"]["count"], latency["raw_e2e"]["count"]) == (200, 200)
     assert latency["api_single"]["count"] == 500
+    assert (latency["priority_high"]["count"], latency["priority_low"]["count"]) == (100, 1_000)
     for distribution in latency.values():
         assert 0 < distribution["p50"] <= distribution["p99"] <= distribution["max"]
     assert report["machine"]["cpus"] >= 1
@@ -178,6 +192,7 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
         f"{ingest['api_batch_events_per_s']:,}",
         f"{process['worker_events_per_s']:,}",
         f"{e2e['e2e_p99_ms']}",
+        f"{priorities['high_p99_ms']}",
         f"{replay['conveyor_records_per_s']:,}",
     ):
         assert figure in table
@@ -192,11 +207,12 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert rewritten.endswith(f"{README_END}\n\n## After\n")
     assert "(docs/bench/throughput.png)" in rewritten
     assert "| benchmark | figure | conveyor | raw baseline | ratio |" in rewritten
-    assert "[3/3] replay" in result.stderr  # progress is shown as it goes
+    assert "[4/4] replay" in result.stderr  # progress is shown as it goes
 
 
-def _quotient(numerator: int, denominator: int) -> object:
-    """``numerator / denominator``, within what rounding both to whole numbers and the
+def _quotient(numerator: float, denominator: float, places: int = 0) -> object:
+    """``numerator / denominator``, within what rounding both to ``places`` and the
     quotient to three places can move it (a ratio far from 1 moves by more than 0.001)."""
     quotient = numerator / denominator
-    return pytest.approx(quotient, abs=quotient * (0.5 / numerator + 0.5 / denominator) + 5e-4)
+    half = 0.5 / 10**places
+    return pytest.approx(quotient, abs=quotient * (half / numerator + half / denominator) + 5e-4)

@@ -3,11 +3,9 @@ without starving the low, and a dead letter goes back to its level."""
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +24,7 @@ from conveyor.store import JobStore
 from conveyor.store.tables import jobs
 from support.events import orders_json, read_all
 from support.waiting import wait_for
-from support.workers import Pipeline, job_statuses
+from support.workers import job_statuses, running_workers
 
 LEVELS = {"levels": ["high", "normal", "low"], "default": "normal"}
 NOTE = {"recipient": "r@example.test", "subject": "hi", "body": "b"}
@@ -93,93 +91,65 @@ def test_a_future_not_before_lands_on_a_delay_tier_and_a_naive_one_is_refused(
     assert naive.json()["detail"][0]["loc"] == ["not_before"]
 
 
-LOW_BACKLOG = 30_000
-HIGH = 300
+LOW_BACKLOG = 10_000
+HIGH = 200
 
 
-def test_high_priority_work_overtakes_a_low_priority_backlog_which_still_moves(
-    make_pipeline: Callable[..., AbstractContextManager[Pipeline]],
+def test_high_priority_work_overtakes_a_low_priority_backlog_which_still_drains(
+    stack_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    orders = {"priorities": {"levels": ["high", "low"], "default": "low"}}
-    with make_pipeline(orders=orders) as pipeline:
-        _overtaking_story(pipeline)
-
-
-def _overtaking_story(pipeline: Pipeline) -> None:
+    """Order and counts, never times: every high order settles before most of a low
+    backlog the worker was already working through, and the backlog drains in full.
+    (How long each waited is `conveyor bench priorities`'s figure.)"""
+    settings = stack_settings(orders={"priorities": {"levels": ["high", "low"], "default": "low"}})
     url = "/v1/streams/orders/events"
-    posted: dict[str, float] = {}
+    with TestClient(create_app(settings)) as api:
 
-    def post(events: list[dict[str, Any]], **headers: str) -> None:
-        response = pipeline.api.post(url, json=events, headers=headers)
-        assert response.status_code == 202, response.text
-        at = time.time()
-        posted.update((r["event_id"], at) for r in response.json()["events"])
+        def post(events: list[dict[str, Any]], **headers: str) -> set[str]:
+            response = api.post(url, json=events, headers=headers)
+            assert response.status_code == 202, response.text
+            return {r["event_id"] for r in response.json()["events"]}
 
-    low = orders_json(LOW_BACKLOG, seed=81)
-    for start in range(0, LOW_BACKLOG, 1_000):
-        post(low[start : start + 1_000])
-    low_ids = set(posted)
-    low_settled_before = _settled(pipeline, low_ids)
+        # The whole backlog is queued before a worker runs, so it is all ahead of the high
+        # orders however fast this machine posts beside the worker.
+        backlog = orders_json(LOW_BACKLOG, seed=81)
+        low = set().union(*(post(backlog[n : n + 1_000]) for n in range(0, LOW_BACKLOG, 1_000)))
+        with running_workers(settings, tmp_path, 1):
+            wait_for(
+                lambda: len(_settled(settings) & low) >= 1_000,
+                timeout=120,
+                what="the worker working through the backlog",
+            )
+            high = post(orders_json(HIGH, seed=82), **{"Conveyor-Priority": "high"})
+            wait_for(
+                lambda: job_statuses(settings) == {"succeeded": LOW_BACKLOG + HIGH},
+                timeout=300,
+                interval=1.0,
+                what="every order settled",
+            )
 
-    # Then urgent orders trickle in, ten at a time, while the backlog drains.
-    high = orders_json(HIGH, seed=82)
-    for start in range(0, HIGH, 10):
-        post(high[start : start + 10], **{"Conveyor-Priority": "high"})
-        _pace(0.05)
-    high_ids = set(posted) - low_ids
-    low_settled_during = _settled(pipeline, low_ids) - low_settled_before
-    assert _settled(pipeline, low_ids) < LOW_BACKLOG, "the backlog drained before high work came"
-
-    wait_for(
-        lambda: job_statuses(pipeline.settings) == {"succeeded": LOW_BACKLOG + HIGH},
-        timeout=180,
-        interval=1.0,
-        what="every order settled",
-    )
-    waits = _waits(pipeline, posted)
-    high_p99 = _p99([waits[i] for i in high_ids])
-    low_p99 = _p99([waits[i] for i in low_ids])
-    print(
-        f"p99 wait: high {high_p99:.3f}s, low {low_p99:.3f}s (ratio {high_p99 / low_p99:.3f}); "
-        f"low settled while high came: {low_settled_during}"
-    )
-    assert high_p99 <= low_p99 / 10
-    assert low_settled_during > 0
+    settled_at = _settled_at(settings)
+    last_high = max(settled_at[event_id] for event_id in high)
+    low_after = sum(1 for event_id in low if settled_at[event_id] > last_high)
+    print(f"low orders settled after the last high one: {low_after:,} of {LOW_BACKLOG:,}")
+    assert low_after >= LOW_BACKLOG // 2
 
 
-def _settled(pipeline: Pipeline, ids: set[str]) -> int:
-    engine = create_engine(pipeline.settings.database_url)
+def _settled(settings: Settings) -> set[str]:
+    return set(_settled_at(settings))
+
+
+def _settled_at(settings: Settings) -> dict[str, datetime]:
+    """When each succeeded job settled: compared with one another, to tell their order."""
+    engine = create_engine(settings.database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(select(jobs.c.event_id).where(jobs.c.status == "succeeded"))
-            return sum(1 for (event_id,) in rows if event_id in ids)
+            rows = conn.execute(
+                select(jobs.c.event_id, jobs.c.updated_at).where(jobs.c.status == "succeeded")
+            )
+            return {event_id: updated_at for event_id, updated_at in rows}
     finally:
         engine.dispose()
-
-
-def _waits(pipeline: Pipeline, posted: dict[str, float]) -> dict[str, float]:
-    """Seconds from each event's 202 to its job's final status."""
-    engine = create_engine(pipeline.settings.database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(select(jobs.c.event_id, jobs.c.updated_at))
-            return {
-                event_id: updated.replace(tzinfo=UTC).timestamp() - posted[event_id]
-                for event_id, updated in rows
-            }
-    finally:
-        engine.dispose()
-
-
-def _p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[98]
-
-
-def _pace(seconds: float) -> None:
-    """Spread the sending out: traffic arriving over time, not a wait for an outcome."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def test_a_dead_letter_is_redriven_to_the_level_it_came_from(

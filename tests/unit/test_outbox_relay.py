@@ -9,7 +9,6 @@ a real SQLite file.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ class FakeKafka:
         self.refuse_next_open = False
         self.hang_next_offsets = threading.Event()  # set: the next send_offsets hangs
         self.release = threading.Event()
+        self.hanging = False  # a send_offsets is hanging now
 
 
 class FakeProducer:
@@ -62,7 +62,9 @@ class FakeProducer:
         if self.kafka.hang_next_offsets.is_set():
             self.kafka.hang_next_offsets.clear()
             # librdkafka #5456: past its own timeout (for ever there; 10 s will do here)
+            self.kafka.hanging = True
             self.kafka.release.wait(10)
+            self.kafka.hanging = False
         self._check()
         self.offsets = offsets
 
@@ -121,15 +123,14 @@ def test_a_transaction_stuck_in_librdkafka_is_left_behind_and_the_next_producer_
     relay = OutboxRelay(settings, _store_with(settings, values))
     kafka.hang_next_offsets.set()
 
-    began = time.monotonic()
     stuck = relay.publish()
-    waited = time.monotonic() - began
+    left_hanging = kafka.hanging
     published = relay.publish()
     kafka.release.set()  # the stuck call returns at last, to a fenced producer
     again = relay.publish()
 
     assert stuck == 0
-    assert 1.5 * SESSION_SECONDS <= waited < 1.5 * SESSION_SECONDS + 2
+    assert left_hanging  # given up on, not waited out
     assert published == 5
     assert again == 0
     assert kafka.records == values

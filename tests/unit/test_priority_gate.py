@@ -1,5 +1,6 @@
 """Levels taking turns in one worker: a lower level waits while a higher one has records
-in hand, goes as soon as it has none, and keeps its share when it never runs dry."""
+in hand, goes as soon as it has none, and keeps its share when it never runs dry; a poll
+asks for the higher levels' records first."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from faust.types import TP
 
-from conveyor.config import Priorities
-from conveyor.processors.priorities import PriorityGate, rest_after
+from conveyor.config import Priorities, load_settings
+from conveyor.processors.priorities import PriorityGate, level_ranks, poll_order, rest_after
 
 
 class _Queue:
@@ -133,3 +135,25 @@ def test_between_slices_a_lower_level_lets_a_higher_ones_batch_go_first() -> Non
         return order
 
     assert asyncio.run(story()) == ["low 100", "high 1", "low 100"]
+
+
+def test_a_poll_asks_each_streams_levels_in_turn_highest_first_with_other_topics_at_the_top() -> (
+    None
+):
+    streams = load_settings().streams
+    orders = streams["orders"].model_copy(
+        update={"priorities": Priorities(levels=("high", "normal", "low"), default="normal")}
+    )
+    ranks = level_ranks([orders, streams["notifications"]])
+    high, normal, low = orders.level_topics
+    partitions = [TP(topic, p) for topic in (low, normal, high, "orders.retry.1s") for p in (0, 1)]
+
+    groups = poll_order(partitions, ranks)
+
+    assert ranks == {normal: 1, low: 2}
+    assert [sorted({tp.topic for tp in group}) for group in groups] == [
+        sorted([high, "orders.retry.1s"]),
+        [normal],
+        [low],
+    ]
+    assert poll_order([TP(high, 0)], ranks) == [{TP(high, 0)}]
