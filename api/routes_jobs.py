@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from conveyor.api.errors import NotFoundError
+from conveyor.api.exceptions import NotFoundError
 from conveyor.api.state import AppState
 from conveyor.store import JobRecord, JobStatus
 
@@ -23,12 +23,12 @@ def jobs_router(state: AppState, lookup: Callable[[str], JobRecord | None]) -> A
     async def get_job(event_id: str, request: Request) -> dict[str, Any]:
         """The job's status; while ``queued``, how many events of its partition are ahead."""
         key = state.auth.authenticate(request)
-        parts = state.parts()
-        record = parts.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
+        running = state.require_running()
+        record = running.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
         if record is None:
             raise NotFoundError(f"no event {event_id!r} was accepted")
         state.auth.authorize(key, record.stream)
-        return _describe(record, parts.monitor.position(record.topic, record.partition))
+        return _describe(record, running.monitor.position(record.topic, record.partition))
 
     return router
 

@@ -15,13 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from conveyor.api.body import problem
-from conveyor.api.errors import InvalidEventsError
+from conveyor.api.exceptions import InvalidEventsError
 from conveyor.config import StreamDeclaration
-from conveyor.config.delays import NOT_BEFORE, NOT_BEFORE_FIELD
+from conveyor.config.delays import NOT_BEFORE_FIELD
 from conveyor.config.priorities import PRIORITY_FIELD
+from conveyor.kafka.headers import NOT_BEFORE
+from conveyor.kafka.identity import KafkaHeaders
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
 from conveyor.producers.exceptions import DeliveryError
-from conveyor.producers.identity import KafkaHeaders
 
 __all__ = ["NOT_BEFORE_HEADER", "PRIORITY_HEADER", "EventRouter", "Route", "send_routed"]
 

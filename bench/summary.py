@@ -10,7 +10,7 @@ from typing import Any
 from conveyor.bench.exceptions import BenchError
 from conveyor.bench.report import ingest_rows, latency_rows, replay_rows, throughput_rows
 from conveyor.bench.suite import SuitePlan, SuiteResult
-from conveyor.text_table import format_markdown_table
+from conveyor.common.text_table import format_markdown_table
 
 __all__ = ["README_BEGIN", "README_END", "document", "markdown", "rewrite_readme"]
 

@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 
 import click
-from confluent_kafka.admin import AdminClient
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings
 from conveyor.cli.signals import interrupt_on_sigterm, wait_for_interrupt
@@ -17,8 +16,9 @@ from conveyor.config import Settings
 from conveyor.infra.mail import LocalMailServer
 from conveyor.infra.services import conveyor_service, http_ok
 from conveyor.infra.stack import local_stack, stack_env
+from conveyor.kafka.admin import admin_client
 from conveyor.monitoring.groups import has_stable_members
-from conveyor.producers.topics import ensure_topics
+from conveyor.ops.topics import ensure_topics
 
 __all__ = ["local_mail", "nodes_option", "running_pipeline", "up", "workers_option"]
 
@@ -68,7 +68,7 @@ def running_pipeline(
                 ["api"], children, data_dir / "api.log", partial(http_ok, f"{api_url}/readyz")
             )
         )
-        admin = AdminClient(running.kafka.librdkafka_config())
+        admin = admin_client(running.kafka)
         for n in range(1, workers + 1):
             # Ready once it holds partitions: the group is stable with n members.
             joined = partial(has_stable_members, admin, config.workers.group_id, n)

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from conveyor.monitoring.lag import GroupLag
-from conveyor.processors.runner import SettledBatch
+from conveyor.processors.stream_processor import SettledBatch
 from conveyor.store import JobStatus
 
 __all__ = ["AssignedLag", "WorkerMetrics"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from conveyor.producers.identity import child_traceparent, cloudevent_headers, uuid7
-from conveyor.producers.retry import Backoff, parse_retry_after
+from conveyor.common.backoff import Backoff, parse_retry_after
+from conveyor.kafka.identity import child_traceparent, cloudevent_headers, uuid7
 
 
 def test_uuid7_is_a_version_7_rfc_uuid_ordered_by_time() -> None:

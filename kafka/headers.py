@@ -1,7 +1,5 @@
-"""From a consumed Kafka record to an :class:`Event`, and from a decision to the records
-the outbox publishes: outputs, retries and dead letters, with their headers.
-
-Headers conveyor adds (all values UTF-8):
+"""The headers a conveyor record carries beyond CloudEvents' (all values UTF-8), and how a
+record's headers change as it fails, moves between tiers and comes back from the DLQ.
 
 - ``conveyor.attempts``: tries made so far;
 - ``conveyor.original.topic|partition|offset``: where the event first landed;
@@ -14,28 +12,27 @@ Headers conveyor adds (all values UTF-8):
 
 from __future__ import annotations
 
-import marshal
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from conveyor.config.delays import NOT_BEFORE
-from conveyor.processors.handler import Event
-from conveyor.producers.identity import KafkaHeaders
-from conveyor.schemas.models import EVENT_ID_FIELD
-from conveyor.store.results import OutboxValues
+from conveyor.kafka.identity import KafkaHeaders
+
+if TYPE_CHECKING:
+    # Only annotations: events.py reads these names when it makes an Event.
+    from conveyor.kafka.events import Consumed, Event
 
 __all__ = [
+    "ATTEMPTS",
     "ERROR_MESSAGE",
     "ERROR_TYPE",
     "FIRST_FAILURE",
     "LAST_FAILURE",
     "NOT_BEFORE",
-    "Consumed",
-    "OutboxRecord",
-    "event_from",
-    "event_log_fields",
+    "ORIGINAL_OFFSET",
+    "ORIGINAL_PARTITION",
+    "ORIGINAL_TOPIC",
+    "REDRIVEN_FROM",
     "failure_headers",
     "header_text",
     "moved_headers",
@@ -51,88 +48,14 @@ LAST_FAILURE = "conveyor.last.failure"
 ERROR_TYPE = "conveyor.error.type"
 ERROR_MESSAGE = "conveyor.error.message"
 REDRIVEN_FROM = "conveyor.redriven.from"
-# Pinned, so a Python upgrade with records still in the outbox reads them back.
-_MARSHAL_VERSION = 4
+# The earliest time (Unix ms) to process a delayed or retried event.
+NOT_BEFORE = "conveyor.not.before"
 _OURS = (ATTEMPTS, FIRST_FAILURE, LAST_FAILURE, ERROR_TYPE, ERROR_MESSAGE, NOT_BEFORE)
-
-
-@dataclass(slots=True)
-class Consumed:
-    """A record as the consumer handed it over."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, str | bytes | None]]
-    timestamp: float = 0.0  # Unix seconds: when it landed on its topic (delay tiers count from it)
-
-
-@dataclass(slots=True)
-class OutboxRecord:
-    """A record to publish; headers are kept in the order given."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: KafkaHeaders
-
-    def row(self) -> OutboxValues:
-        """The outbox table's row. Headers are kept with marshal: a blob per output record,
-        written and read back by conveyor alone within seconds, and a fifth of JSON's cost."""
-        return self.topic, self.key, self.value, marshal.dumps(self.headers, _MARSHAL_VERSION)
-
-    @staticmethod
-    def headers_from_blob(blob: bytes) -> KafkaHeaders:
-        headers: KafkaHeaders = marshal.loads(blob)  # noqa: S302 - our own outbox rows
-        return headers
 
 
 def header_text(headers: dict[str, bytes], name: str) -> str | None:
     value = headers.get(name)
     return value.decode(errors="replace") if value is not None else None
-
-
-def event_from(record: Consumed, value: dict[str, Any] | None) -> Event:
-    """The event ``record`` carries (``value`` None when it did not decode).
-
-    Read back from a retry tier, the event keeps its first topic, partition and offset
-    and counts the tries made; an undecodable record is known by its ``ce_id`` header
-    or, lacking one, by where it is.
-    """
-    headers = {name: _as_bytes(v) for name, v in record.headers}
-    original_topic = header_text(headers, ORIGINAL_TOPIC)
-    topic, partition, offset = record.topic, record.partition, record.offset
-    if original_topic is not None:
-        topic = original_topic
-        partition = int(header_text(headers, ORIGINAL_PARTITION) or partition)
-        offset = int(header_text(headers, ORIGINAL_OFFSET) or offset)
-    event_id = (value or {}).get(EVENT_ID_FIELD) or header_text(headers, "ce_id")
-    return Event(
-        event_id=event_id or f"{topic}:{partition}:{offset}",
-        value=value or {},
-        key=record.key,
-        raw=record.value,
-        headers=headers,
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        attempts=int(header_text(headers, ATTEMPTS) or 0),
-    )
-
-
-def event_log_fields(event: Event) -> dict[str, object]:
-    """The fields of a log line about ``event`` (``logs.py`` writes them out in JSON): its
-    id, its trace (from ``traceparent``) and where it first landed."""
-    traceparent = header_text(event.headers, "traceparent")
-    return {
-        "event_id": event.event_id,
-        "trace_id": traceparent[3:35] if traceparent else None,
-        "topic": event.topic,
-        "partition": event.partition,
-        "offset": event.offset,
-    }
 
 
 def failure_headers(
@@ -182,9 +105,3 @@ def redriven_headers(headers: Sequence[tuple[str, bytes | None]], dead_letter: s
     dropped = {ATTEMPTS, ERROR_TYPE, ERROR_MESSAGE, LAST_FAILURE, NOT_BEFORE, REDRIVEN_FROM}
     kept: KafkaHeaders = [(name, value) for name, value in headers if name not in dropped]
     return [*kept, (REDRIVEN_FROM, dead_letter.encode())]
-
-
-def _as_bytes(value: str | bytes | None) -> bytes:
-    if value is None:
-        return b""
-    return value.encode() if isinstance(value, str) else value
