@@ -88,7 +88,7 @@ def event_from(record: Consumed, value: dict[str, Any] | None) -> Event:
 
 
 def event_log_fields(event: Event) -> dict[str, object]:
-    """The fields of a log line about ``event`` (``logs.py`` writes them out in JSON): its
+    """The fields of a log line about ``event`` (``runtime/logs.py`` writes them out in JSON): its
     id, its trace (from ``traceparent``) and where it first landed."""
     traceparent = header_text(event.headers, "traceparent")
     return {
