@@ -15,8 +15,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.trace import TracerProvider
 
 from conveyor import __version__
-from conveyor.api.errors import ApiError
-from conveyor.api.exceptions import UnsafeBindError
+from conveyor.api.exceptions import ApiError, UnsafeBindError
 from conveyor.api.ingest import Ingestor
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.middleware import RequestMetrics
@@ -27,16 +26,16 @@ from conveyor.api.routes_jobs import jobs_router
 from conveyor.api.state import AppState, Running
 from conveyor.api.tracing import ApiTracing
 from conveyor.config import ApiSettings, Settings
-from conveyor.heap import freeze_startup_objects
-from conveyor.monitoring.admin import KafkaAdmin
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.config import producer_config
+from conveyor.ops.topics import require_topics
 from conveyor.producers.async_producer import AsyncProducer
-from conveyor.producers.config import producer_config
-from conveyor.producers.topics import require_topics
+from conveyor.runtime.heap import freeze_startup_objects
+from conveyor.runtime.tracing import tracer_provider_from
 from conveyor.schemas import registry_client
 from conveyor.schemas.models import json_schema
 from conveyor.schemas.serde import AvroEncoder, register_value_schema
 from conveyor.store import IdempotencyKeys, JobStore
-from conveyor.tracing import tracer_provider_from
 
 __all__ = ["check_bind", "create_app"]
 
@@ -107,7 +106,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
 async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None]:
     settings = state.settings
     streams = list(settings.streams.values())
-    admin = KafkaAdmin(settings.kafka.librdkafka_config())
+    admin = admin_client(settings.kafka)
     posted_to = [topic for s in streams for topic in s.level_topics + s.delay_topics]
     await asyncio.to_thread(require_topics, admin, posted_to)
     with registry_client(settings.schema_registry) as registry:

@@ -11,9 +11,9 @@ import math
 
 from starlette.requests import Request
 
-from conveyor.api.errors import ForbiddenError, RateLimitedError, UnauthorizedError
+from conveyor.api.exceptions import ForbiddenError, RateLimitedError, UnauthorizedError
+from conveyor.common.ratelimit import TokenBucket
 from conveyor.config import ApiKey
-from conveyor.ratelimit import TokenBucket
 
 __all__ = ["Authenticator", "hash_key"]
 

@@ -14,7 +14,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.requests import Request
 
-from conveyor.api.errors import InvalidEventsError, TooLargeError, UnsupportedMediaTypeError
+from conveyor.api.exceptions import InvalidEventsError, TooLargeError, UnsupportedMediaTypeError
 
 __all__ = ["NDJSON", "EventReader", "ParsedBody", "problem", "read_limited"]
 

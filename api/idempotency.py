@@ -19,7 +19,7 @@ from pydantic_core import to_jsonable_python
 from starlette.datastructures import Headers
 
 from conveyor.api.body import problem
-from conveyor.api.errors import InvalidEventsError
+from conveyor.api.exceptions import InvalidEventsError
 from conveyor.api.routing import NOT_BEFORE_HEADER, PRIORITY_HEADER
 from conveyor.schemas.models import EVENT_ID_MAX_LENGTH, EventId
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers
 
 from conveyor.api.body import EventReader, problem
-from conveyor.api.errors import InvalidEventsError, OverloadedError
+from conveyor.api.exceptions import InvalidEventsError, OverloadedError
 from conveyor.api.idempotency import fingerprint, keyed_id, request_key, reused
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
@@ -30,8 +30,8 @@ from conveyor.api.monitor import Monitor
 from conveyor.api.routing import NOT_BEFORE_HEADER, PRIORITY_HEADER, EventRouter, send_routed
 from conveyor.api.tracing import ApiTracing
 from conveyor.config import StreamDeclaration
+from conveyor.kafka.identity import ce_type, child_traceparent, cloudevent_headers, job_path, uuid7
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
-from conveyor.producers.identity import child_traceparent, cloudevent_headers, job_path, uuid7
 from conveyor.schemas.models import EVENT_ID_FIELD
 from conveyor.schemas.serde import AvroEncoder
 from conveyor.store import IdempotencyKeys, JobRecord, JobStatus
@@ -57,8 +57,7 @@ class StreamIngest:
     @cached_property
     def ce_type(self) -> str:
         """The CloudEvents type: the Avro record's full name."""
-        schema = self.stream.avro_schema
-        return ".".join(p for p in (schema.get("namespace"), schema["name"]) if p)
+        return ce_type(self.stream.avro_schema)
 
     @cached_property
     def ce_source(self) -> str:

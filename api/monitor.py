@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from conveyor.config import StreamDeclaration
-from conveyor.monitoring.admin import KafkaAdmin
+from conveyor.kafka.admin import KafkaAdmin
 from conveyor.monitoring.lag import PartitionLag, measure_lag
 
 __all__ = ["Monitor"]

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.api.body import NDJSON, read_limited
-from conveyor.api.errors import NotFoundError
+from conveyor.api.exceptions import NotFoundError
 from conveyor.api.idempotency import IDEMPOTENCY_HEADER, KEY_REUSED, key_schema
 from conveyor.api.ingest import StreamIngest
 from conveyor.api.state import AppState
@@ -59,7 +59,8 @@ def _handler(state: AppState, ingest: StreamIngest) -> Endpoint:
         state.auth.authorize(key, ingest.stream.name)
         body = await read_limited(request, limits.max_body_bytes)
         parsed = ingest.reader.read(body, request.headers.get("content-type", ""))
-        receipts = await state.parts().ingestor.accept(ingest, parsed.events, request.headers)
+        ingestor = state.require_running().ingestor
+        receipts = await ingestor.accept(ingest, parsed.events, request.headers)
         content: Any = {"events": receipts} if parsed.batch else receipts[0]
         return Response(to_json(content), status_code=202, media_type="application/json")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from conveyor.api.errors import NotFoundError
+from conveyor.api.exceptions import NotFoundError
 from conveyor.api.state import AppState
 from conveyor.store import JobRecord, JobStatus
 
@@ -28,12 +28,12 @@ def jobs_router(state: AppState, lookup: Callable[[str], JobRecord | None]) -> A
         recorded and never applied. A key scoped only for a copy's stream sees the job
         without its result or error, which are the other stream's."""
         key = state.auth.authenticate(request)
-        parts = state.parts()
-        record = parts.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
+        running = state.require_running()
+        record = running.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
         if record is None:
             raise NotFoundError(f"no event {event_id!r} was accepted")
         seen_as = state.auth.authorize(key, record.stream, *(c.stream for c in record.copies))
-        position = parts.monitor.position(record.topic, record.partition)
+        position = running.monitor.position(record.topic, record.partition)
         return _describe(record, position, owner=seen_as == record.stream)
 
     return router

@@ -17,13 +17,14 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from conveyor.api.body import problem
-from conveyor.api.errors import InvalidEventsError
+from conveyor.api.exceptions import InvalidEventsError
 from conveyor.config import StreamDeclaration
-from conveyor.config.delays import NOT_BEFORE, NOT_BEFORE_FIELD
+from conveyor.config.delays import NOT_BEFORE_FIELD
 from conveyor.config.priorities import PRIORITY_FIELD
+from conveyor.kafka.headers import NOT_BEFORE
+from conveyor.kafka.identity import KafkaHeaders
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
 from conveyor.producers.exceptions import DeliveryError
-from conveyor.producers.identity import KafkaHeaders
 from conveyor.schemas.models import Timestamp
 
 __all__ = ["NOT_BEFORE_HEADER", "PRIORITY_HEADER", "EventRouter", "Route", "send_routed"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from conveyor.api.auth import Authenticator
 from conveyor.api.body import EventReader
-from conveyor.api.errors import OverloadedError
+from conveyor.api.exceptions import OverloadedError
 from conveyor.api.ingest import Ingestor, StreamIngest
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
@@ -47,7 +47,8 @@ class AppState:
             streams[name] = StreamIngest(stream, event, reader)
         return cls(settings, streams, Authenticator(settings.api.keys), tracing=tracing)
 
-    def parts(self) -> Running:
+    def require_running(self) -> Running:
+        """The running parts, or a 503 while the API starts or stops."""
         if self.running is None:
             raise OverloadedError(
                 "the API is starting or stopping", retry_after=1, reason="starting"

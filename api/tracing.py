@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from starlette.requests import Request
 
-from conveyor.api.errors import ApiError
-from conveyor.tracing import remote_parent, traceparent
+from conveyor.api.exceptions import ApiError
+from conveyor.runtime.tracing import remote_parent, traceparent
 
 __all__ = ["ApiTracing"]
 

@@ -18,9 +18,9 @@ from typing import Any
 from conveyor.bench.loadgen import LoadResult, http_post, run_load
 from conveyor.bench.report import Samples, percentiles
 from conveyor.bench.services import api_process, bench_settings, bench_stream
+from conveyor.client.samples import json_ready, sample_orders
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.producers.direct import DirectProducer
-from conveyor.producers.samples import json_ready, sample_orders
 
 __all__ = ["IngestPlan", "bench_ingest"]
 

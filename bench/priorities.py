@@ -22,9 +22,9 @@ from sqlalchemy import create_engine, select
 from conveyor.bench.loadgen import http_post, run_load
 from conveyor.bench.report import Samples, percentiles
 from conveyor.bench.services import api_process, bench_settings, bench_stream, worker_process
+from conveyor.client.samples import json_ready, sample_orders
 from conveyor.config import Priorities, Settings
 from conveyor.producers.direct import DirectProducer
-from conveyor.producers.samples import json_ready, sample_orders
 from conveyor.store.jobs import FINAL_STATUSES
 from conveyor.store.tables import jobs
 

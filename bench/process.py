@@ -26,19 +26,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 from sqlalchemy import create_engine, func, select
 
 from conveyor.bench.loadgen import http_post, run_load
 from conveyor.bench.report import Samples, percentiles
 from conveyor.bench.services import api_process, bench_settings, bench_stream, worker_process
+from conveyor.client.samples import json_ready, sample_orders
 from conveyor.config import Settings, StreamDeclaration
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.config import producer_config
+from conveyor.kafka.identity import child_traceparent, cloudevent_headers
 from conveyor.monitoring.groups import has_stable_members
 from conveyor.processors.pipeline.orders import enrich, revenue_deltas, revenue_total
-from conveyor.producers.config import producer_config
 from conveyor.producers.direct import DirectProducer
-from conveyor.producers.identity import child_traceparent, cloudevent_headers
-from conveyor.producers.samples import json_ready, sample_orders
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder, register_value_schema
 from conveyor.store.jobs import FINAL_STATUSES
@@ -233,7 +233,7 @@ def _raw_loop(
     group = f"{stream.topic}.raw"
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         result = pool.apply_async(_consume_transform_produce, (settings, stream, group, expected))
-        admin = AdminClient(settings.kafka.librdkafka_config())
+        admin = admin_client(settings.kafka)
         while not has_stable_members(admin, group, 1) and not result.ready():
             time.sleep(0.1)
         yield lambda: float(result.get(timeout=600))

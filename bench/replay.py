@@ -20,17 +20,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from conveyor.bench.services import bench_stream
+from conveyor.client.samples import sample_orders
 from conveyor.config import Settings, StreamDeclaration
-from conveyor.producers.config import producer_config
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.config import producer_config
+from conveyor.ops.republish import BULK_PRODUCER, plan_republish, republish
+from conveyor.ops.scan import reader_config
+from conveyor.ops.topic_admin import create_topics
+from conveyor.ops.topic_plan import TopicSpec
 from conveyor.producers.direct import DirectProducer
-from conveyor.producers.republish import BULK_PRODUCER, plan_republish, republish
-from conveyor.producers.samples import sample_orders
-from conveyor.producers.scan import reader_config
-from conveyor.producers.topic_admin import create_topics
-from conveyor.producers.topic_plan import TopicSpec
 
 __all__ = ["bench_replay"]
 
@@ -89,7 +89,7 @@ def _targets(settings: Settings, source: StreamDeclaration) -> tuple[str, str]:
         f"{source.topic}.copy.{uuid.uuid4().hex[:6]}",
     )
     create_topics(
-        AdminClient(settings.kafka.librdkafka_config()),
+        admin_client(settings.kafka),
         [TopicSpec(raw, source.partitions), TopicSpec(ours, source.partitions)],
     )
     return raw, ours

@@ -7,7 +7,7 @@ import platform
 import statistics
 from typing import Any
 
-from conveyor.text_table import format_table
+from conveyor.common.text_table import format_table
 
 __all__ = [
     "Row",

@@ -11,13 +11,12 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
-
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service, http_ok, service_env
+from conveyor.kafka.admin import admin_client
 from conveyor.monitoring.groups import has_stable_members
-from conveyor.producers.topics import ensure_topics
+from conveyor.ops.topics import ensure_topics
 
 __all__ = ["api_process", "bench_settings", "bench_stream", "worker_process"]
 
@@ -78,7 +77,7 @@ def api_process(config: Settings) -> Iterator[tuple[str, int]]:
 @contextmanager
 def worker_process(config: Settings) -> Iterator[subprocess.Popen[bytes]]:
     """One ``conveyor worker`` on ``config``, ready once it holds the partitions."""
-    admin = AdminClient(config.kafka.librdkafka_config())
+    admin = admin_client(config.kafka)
     ready = partial(has_stable_members, admin, config.workers.group_id, 1)
     with conveyor_service(["worker"], _env(config), config.data_dir / "worker.log", ready) as proc:
         yield proc

@@ -16,7 +16,7 @@ from conveyor.bench.report import (
     throughput_rows,
 )
 from conveyor.bench.suite import SuitePlan, SuiteResult
-from conveyor.text_table import format_markdown_table
+from conveyor.common.text_table import format_markdown_table
 
 __all__ = ["README_BEGIN", "README_END", "document", "markdown", "rewrite_readme"]
 

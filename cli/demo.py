@@ -16,12 +16,12 @@ from conveyor.cli.options import data_dir_option, echo_env, note, settings
 from conveyor.cli.progress import progress
 from conveyor.cli.signals import interrupt_on_sigterm, until_interrupted
 from conveyor.cli.up import local_mail, nodes_option, running_pipeline, workers_option
+from conveyor.client.http import ConveyorClient
+from conveyor.client.samples import json_ready, sample_notifications, sample_orders
 from conveyor.config import Settings
 from conveyor.infra.mail import LocalMailServer
-from conveyor.monitoring.records import read_records
+from conveyor.monitoring.topic_reader import read_records
 from conveyor.processors.pipeline.notifications import message_id
-from conveyor.producers.client import ConveyorClient
-from conveyor.producers.samples import json_ready, sample_notifications, sample_orders
 from conveyor.store import JobStore
 from conveyor.store.jobs import FINAL_STATUSES
 

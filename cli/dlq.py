@@ -10,9 +10,11 @@ from typing import Any
 import click
 
 from conveyor.cli.options import echo_json, iso_time, json_option, json_text, settings
+from conveyor.common.text_table import format_table
 from conveyor.config import Settings, StreamDeclaration
-from conveyor.producers.deadletters import DeadLetter, read_dead_letters
-from conveyor.producers.redrive import (
+from conveyor.kafka.events import where
+from conveyor.ops.deadletters import DeadLetter, read_dead_letters
+from conveyor.ops.redrive import (
     RedrivePlan,
     Selection,
     plan_redrive,
@@ -21,7 +23,6 @@ from conveyor.producers.redrive import (
     was_redriven,
 )
 from conveyor.store import JobStore
-from conveyor.text_table import format_table
 
 __all__ = ["dlq"]
 
@@ -179,13 +180,13 @@ def _letter(letter: DeadLetter, redriven: bool) -> dict[str, Any]:
 def _echo_letter(shown: dict[str, Any]) -> None:
     dlq, original, error = shown["dlq"], shown["original"], shown["error"]
     click.echo(
-        f"{dlq['topic']}[{dlq['partition']}]@{dlq['offset']}  {shown['dead_lettered_at']}  "
+        f"{where(dlq['topic'], dlq['partition'], dlq['offset'])}  {shown['dead_lettered_at']}  "
         f"{error['type']}  attempts {shown['attempts']}"
         + ("  (redriven)" if shown["redriven"] else "")
     )
     click.echo(f"  event {shown['event_id']}  key {shown['key']}")
     click.echo(
-        f"  from {original['topic']}[{original['partition']}]@{original['offset']}; "
+        f"  from {where(original['topic'], original['partition'], original['offset'])}; "
         f"failed first {shown['first_failure']}, last {shown['last_failure']}"
     )
     click.echo(f"  error: {error['message']}")

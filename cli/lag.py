@@ -14,13 +14,13 @@ import click
 
 from conveyor.cli.options import note, settings
 from conveyor.cli.signals import interrupt_on_sigterm
-from conveyor.monitoring.admin import KafkaAdmin
-from conveyor.monitoring.exceptions import KafkaQueryError
+from conveyor.common.text_table import format_table
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.exceptions import KafkaQueryError
 from conveyor.monitoring.lag_report import TABLE_ALIGN, group_heading, snapshot_json, table_rows
 from conveyor.monitoring.lag_series import LagSeries
 from conveyor.monitoring.sampling import every
 from conveyor.monitoring.snapshot import LagSnapshot, take_snapshot
-from conveyor.text_table import format_table
 
 __all__ = ["lag"]
 
@@ -108,7 +108,7 @@ def lag(
     ]
     # librdkafka's own log lines go through logging, not straight to stderr, so an
     # unreachable broker ends in one line rather than a connection error every 50 ms.
-    admin = KafkaAdmin(config.kafka.librdkafka_config(), logger=log)
+    admin = admin_client(config.kafka, logger=log)
     measure = partial(take_snapshot, admin, chosen_groups, chosen_topics, timeout)
     try:
         if watch is None and plot is None and duration is None:

@@ -26,7 +26,7 @@ from conveyor.cli.worker import worker
 from conveyor.config import load_settings
 from conveyor.config.exceptions import ConfigError
 from conveyor.exceptions import ConveyorError
-from conveyor.logs import LogFormat, configure_logging
+from conveyor.runtime.logs import LogFormat, configure_logging
 
 __all__ = ["main"]
 

@@ -10,18 +10,18 @@ import click
 
 from conveyor.cli.options import echo_json, iso_time, json_option, note, settings
 from conveyor.cli.progress import progress
+from conveyor.common.text_table import format_table
 from conveyor.config import Settings
-from conveyor.monitoring.admin import KafkaAdmin
-from conveyor.producers.exceptions import GroupActiveError
-from conveyor.producers.offsets import (
+from conveyor.kafka.admin import admin_client
+from conveyor.ops.exceptions import GroupActiveError
+from conveyor.ops.offsets import (
     OffsetMove,
     ResetTo,
     plan_reset,
     require_stopped,
     reset_group,
 )
-from conveyor.producers.republish import RepublishPlan, plan_republish, republish
-from conveyor.text_table import format_table
+from conveyor.ops.republish import RepublishPlan, plan_republish, republish
 
 __all__ = ["replay"]
 
@@ -105,7 +105,7 @@ def replay(
         raise click.UsageError("--until-time, --from-offset and --until-offset go with --into")
     to = _reset_to(from_time, to_offsets, to_earliest)
     group = group or config.workers.group_id
-    admin = KafkaAdmin(config.kafka.librdkafka_config())
+    admin = admin_client(config.kafka)
     moves = plan_reset(admin, group, source, to)
     if dry_run:
         try:

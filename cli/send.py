@@ -10,8 +10,8 @@ import click
 
 from conveyor.cli.options import note, settings
 from conveyor.cli.progress import progress
+from conveyor.client.http import DEFAULT_BATCH, ConveyorClient
 from conveyor.exceptions import ConveyorError
-from conveyor.producers.client import DEFAULT_BATCH, ConveyorClient
 
 __all__ = ["send"]
 

@@ -22,7 +22,7 @@ import click
 
 from conveyor.cli.options import note, settings
 from conveyor.cli.signals import interrupt_on_sigterm
-from conveyor.monitoring.records import TopicReader
+from conveyor.monitoring.topic_reader import TopicReader
 
 __all__ = ["tail"]
 

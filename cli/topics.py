@@ -10,12 +10,12 @@ import json
 from typing import Any
 
 import click
-from confluent_kafka.admin import AdminClient
 
 from conveyor.cli.options import note, settings
-from conveyor.producers.topic_admin import apply_plan
-from conveyor.producers.topic_plan import PARTITIONS, Change, TopicPlan, readable
-from conveyor.producers.topics import plan_stream_topics
+from conveyor.kafka.admin import admin_client
+from conveyor.ops.topic_admin import apply_plan
+from conveyor.ops.topic_plan import PARTITIONS, Change, TopicPlan, readable
+from conveyor.ops.topics import plan_stream_topics
 
 __all__ = ["topics"]
 
@@ -41,7 +41,7 @@ def apply(dry_run: bool, force: bool, as_json: bool) -> None:
     DLQ) to match the declarations: partitions, replication, retention, compaction and
     min.insync.replicas. Shows the plan first; never deletes anything."""
     config = settings()
-    admin = AdminClient(config.kafka.librdkafka_config())
+    admin = admin_client(config.kafka)
     plan = plan_stream_topics(admin, config.streams.values())
     if as_json:
         click.echo(json.dumps(_as_json(plan, dry_run)))

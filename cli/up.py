@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 
 import click
-from confluent_kafka.admin import AdminClient
 
 from conveyor.cli.options import data_dir_option, echo_env, note, settings
 from conveyor.cli.signals import interrupt_on_sigterm, until_interrupted
@@ -18,8 +17,9 @@ from conveyor.infra.mail import LocalMailServer
 from conveyor.infra.services import http_ok
 from conveyor.infra.stack import local_stack, stack_env
 from conveyor.infra.supervisor import Service, Supervisor
+from conveyor.kafka.admin import admin_client
 from conveyor.monitoring.groups import has_stable_members
-from conveyor.producers.topics import ensure_topics
+from conveyor.ops.topics import ensure_topics
 
 __all__ = ["local_mail", "nodes_option", "running_pipeline", "up", "workers_option"]
 
@@ -69,7 +69,7 @@ def running_pipeline(
         services.start(
             Service("api", ["api"], data_dir / "api.log", partial(http_ok, f"{api_url}/readyz"))
         )
-        admin = AdminClient(running.kafka.librdkafka_config())
+        admin = admin_client(running.kafka)
         for n in range(1, workers + 1):
             # Ready once it holds partitions: the group is stable with n members.
             joined = partial(has_stable_members, admin, config.workers.group_id, n)

@@ -8,8 +8,8 @@ import click
 import faust
 
 from conveyor.cli.options import note, settings
-from conveyor.heap import freeze_startup_objects
 from conveyor.processors.app import build_worker
+from conveyor.runtime.heap import freeze_startup_objects
 
 __all__ = ["worker"]
 

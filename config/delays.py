@@ -16,13 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from conveyor.config.durations import Duration, duration_label
 
-__all__ = ["NOT_BEFORE", "NOT_BEFORE_FIELD", "DelayTiers"]
+__all__ = ["NOT_BEFORE_FIELD", "DelayTiers"]
 
 # The event field (and, as ``Conveyor-Not-Before``, the header) the API delays by; on the
-# record it becomes the NOT_BEFORE header, as on a retry tier.
+# record it becomes the ``conveyor.not.before`` header (kafka/headers.py), as on a retry tier.
 NOT_BEFORE_FIELD = "not_before"
-# The record header of a delayed or retried event: the earliest time (Unix ms) to process it.
-NOT_BEFORE = "conveyor.not.before"
 
 
 class DelayTiers(BaseModel):

@@ -1,1 +1,2 @@
-"""Watching the pipeline: consumer lag (later metrics and traces)."""
+"""Watching the pipeline: topics read as their consumers read them, consumer lag and group
+membership, sampled over time and plotted."""

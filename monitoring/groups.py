@@ -9,8 +9,8 @@ from functools import partial
 from confluent_kafka import ConsumerGroupState
 from confluent_kafka.admin import AdminClient
 
-from conveyor.monitoring.admin import GROUP_REQUEST_TIMEOUT, answer
-from conveyor.monitoring.exceptions import KafkaQueryError
+from conveyor.kafka.admin import GROUP_REQUEST_TIMEOUT, answer
+from conveyor.kafka.exceptions import KafkaQueryError
 
 __all__ = ["Membership", "Owner", "describe_group", "has_stable_members"]
 

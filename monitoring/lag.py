@@ -10,8 +10,9 @@ from functools import partial
 from confluent_kafka import KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from conveyor.monitoring.admin import KafkaAdmin, answer, topic_metadata
-from conveyor.monitoring.exceptions import KafkaQueryError, UnknownTopicError
+from conveyor.kafka.admin import KafkaAdmin, answer, topic_metadata
+from conveyor.kafka.exceptions import KafkaQueryError
+from conveyor.monitoring.exceptions import UnknownTopicError
 
 __all__ = ["GroupLag", "PartitionLag", "measure_groups_lag", "measure_lag"]
 

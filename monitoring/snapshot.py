@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from conveyor.monitoring.admin import KafkaAdmin
+from conveyor.kafka.admin import KafkaAdmin
 from conveyor.monitoring.groups import Membership, describe_group
 from conveyor.monitoring.lag import GroupLag, PartitionLag, measure_groups_lag
 

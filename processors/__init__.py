@@ -1,1 +1,2 @@
-"""The workers: the Faust app, its agents and sinks, retries and the dead-letter queue."""
+"""The workers: the Faust app, its agents and sinks, the outbox relay, retries and dead
+letters, priorities, delays and schedules."""

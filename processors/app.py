@@ -21,16 +21,16 @@ from faust.streams import Stream
 from faust.types import StreamT
 
 from conveyor.config import Settings, StreamDeclaration
+from conveyor.kafka.credentials import broker_credentials
+from conveyor.kafka.events import Consumed
+from conveyor.processors.completion import finish
 from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.delays import WaitingTier
 from conveyor.processors.handler import HandlerContext, load_handler
-from conveyor.processors.kafka_auth import broker_credentials
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.priorities import PriorityGate, Turns, level_ranks
-from conveyor.processors.records import Consumed
-from conveyor.processors.runner import BatchObserver, StreamProcessor
 from conveyor.processors.schedules import Scheduler, leader_schedules
-from conveyor.processors.settling import finish
+from conveyor.processors.stream_processor import BatchObserver, StreamProcessor
 from conveyor.processors.telemetry import WorkerTelemetry
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder, register_value_schema

@@ -20,10 +20,12 @@ import logging
 import time
 from collections.abc import Sequence
 
-from conveyor.processors.records import NOT_BEFORE, Consumed, OutboxRecord, moved_headers
-from conveyor.processors.runner import StreamProcessor
-from conveyor.processors.settling import finish, until_done
-from conveyor.producers.retry import Backoff
+from conveyor.common.backoff import Backoff
+from conveyor.kafka.events import Consumed
+from conveyor.kafka.headers import NOT_BEFORE, moved_headers
+from conveyor.processors.completion import finish, until_done
+from conveyor.processors.outbox import OutboxRecord
+from conveyor.processors.stream_processor import StreamProcessor
 from conveyor.store.results import OutboxValues, append_outbox
 
 __all__ = ["WaitingTier", "not_before"]

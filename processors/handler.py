@@ -17,29 +17,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from conveyor.config import Settings, StreamDeclaration
+from conveyor.kafka.events import Event
 from conveyor.processors.exceptions import ProcessorError
 from conveyor.store import JobStore
 
-__all__ = ["Event", "Handler", "HandlerContext", "Output", "Processed", "load_handler"]
-
-
-@dataclass(slots=True)
-class Event:
-    """One decoded event, with where it first landed and how often it was tried."""
-
-    event_id: str
-    value: dict[str, Any]
-    key: bytes | None
-    raw: bytes | None
-    headers: dict[str, bytes]
-    topic: str  # the stream's topic, also for events read back from a retry tier
-    partition: int
-    offset: int
-    attempts: int = 0  # tries before this one
-
-    @property
-    def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
+__all__ = ["Handler", "HandlerContext", "Output", "Processed", "load_handler"]
 
 
 @dataclass(slots=True)

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from conveyor.kafka.events import accepted_at
 from conveyor.monitoring.lag import GroupLag
-from conveyor.processors.records import accepted_at
-from conveyor.processors.runner import SettledBatch
+from conveyor.processors.stream_processor import SettledBatch
 from conveyor.store import JobStatus
 
 __all__ = ["AssignedLag", "WorkerMetrics"]

@@ -28,8 +28,8 @@ from conveyor.config import Schedule, Settings, StreamDeclaration
 from conveyor.config.delays import NOT_BEFORE_FIELD
 from conveyor.config.exceptions import ConfigError
 from conveyor.config.priorities import PRIORITY_FIELD
-from conveyor.processors.records import OutboxRecord
-from conveyor.producers.identity import child_traceparent, cloudevent_headers
+from conveyor.kafka.identity import ce_type, child_traceparent, cloudevent_headers
+from conveyor.processors.outbox import OutboxRecord
 from conveyor.schemas.models import EVENT_ID_FIELD, event_type
 from conveyor.schemas.serde import AvroEncoder
 from conveyor.store import JobStore
@@ -210,7 +210,7 @@ def _plan(stream: StreamDeclaration, name: str, schedule: Schedule, schema_id: i
         schedule,
         event,
         AvroEncoder(avro, schema_id),
-        ".".join(p for p in (avro.get("namespace"), avro["name"]) if p),
+        ce_type(avro),
     )
 
 

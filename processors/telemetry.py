@@ -18,14 +18,15 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry, start_http_server
 
 from conveyor.config import Settings
-from conveyor.monitoring.admin import KafkaAdmin
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.exceptions import KafkaQueryError
 from conveyor.monitoring.exceptions import MonitoringError
 from conveyor.monitoring.lag import measure_lag
 from conveyor.processors.exceptions import ProcessorError
 from conveyor.processors.metrics import WorkerMetrics
-from conveyor.processors.runner import BatchObserver
+from conveyor.processors.stream_processor import BatchObserver
 from conveyor.processors.tracing import EventTracing
-from conveyor.tracing import tracer_provider_from
+from conveyor.runtime.tracing import tracer_provider_from
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -81,7 +82,7 @@ class WorkerTelemetry:
         rather than an old one."""
         workers = self.settings.workers
         consumed = set(topics)
-        admin = KafkaAdmin(self.settings.kafka.librdkafka_config())
+        admin = admin_client(self.settings.kafka)
         while True:
             held = {(tp.topic, tp.partition) for tp in assignment() if tp.topic in consumed}
             measured = {}
@@ -92,7 +93,7 @@ class WorkerTelemetry:
                         measure_lag, admin, workers.group_id, topics_held, _LAG_TIMEOUT
                     )
                     measured = {key: lag[key] for key in held if key in lag}
-                except MonitoringError as exc:
+                except (KafkaQueryError, MonitoringError) as exc:
                     log.warning("lag measurement failed error=%s", exc)
             self.metrics.lag.update(measured)
             await asyncio.sleep(workers.lag_interval_seconds)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
 
-from conveyor.processors.handler import Event
-from conveyor.processors.records import header_text
-from conveyor.processors.runner import Outcome, SettledBatch
+from conveyor.kafka.events import Event
+from conveyor.kafka.headers import header_text
+from conveyor.processors.stream_processor import Outcome, SettledBatch
+from conveyor.runtime.tracing import remote_parent
 from conveyor.store import JobStatus
-from conveyor.tracing import remote_parent
 
 __all__ = ["EventTracing"]
 

@@ -1,6 +1,2 @@
-"""Everything that writes to Kafka from outside the workers.
-
-The producer configuration every writer shares, topic provisioning, sample traffic, the
-API's async producer, the Python client, ``send``, ``replay`` (group resets and
-re-publishing) and the DLQ's redrive.
-"""
+"""What writes events to Kafka from outside the workers: the API's asyncio producer, and a
+bare producer that writes as the API would (benchmark baselines, preloaded topics, tests)."""

@@ -20,8 +20,8 @@ from typing import NamedTuple
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from conveyor.config import ClientConfig
+from conveyor.kafka.identity import KafkaHeaders
 from conveyor.producers.exceptions import DeliveryError, ProducerBusyError
-from conveyor.producers.identity import KafkaHeaders
 
 __all__ = ["AsyncProducer", "Delivery", "Outgoing"]
 

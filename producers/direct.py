@@ -16,9 +16,9 @@ from typing import Any, Self
 from confluent_kafka import KafkaError, Message, Producer
 
 from conveyor.config import Settings, StreamDeclaration
-from conveyor.producers.config import producer_config
+from conveyor.kafka.config import producer_config
+from conveyor.kafka.identity import child_traceparent, cloudevent_headers
 from conveyor.producers.exceptions import DeliveryError
-from conveyor.producers.identity import child_traceparent, cloudevent_headers
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroEncoder, register_value_schema
 

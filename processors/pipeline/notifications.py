@@ -13,9 +13,10 @@ from email.message import EmailMessage
 
 from sqlalchemy import delete, select
 
-from conveyor.processors.handler import Event, Handler, HandlerContext, Processed
+from conveyor.common.ratelimit import TokenBucket
+from conveyor.kafka.events import Event
+from conveyor.processors.handler import Handler, HandlerContext, Processed
 from conveyor.processors.mail import Mailer
-from conveyor.ratelimit import TokenBucket
 from conveyor.store.tables import deliveries, insert_ignoring_duplicates
 
 __all__ = ["EmailHandler", "message_id"]

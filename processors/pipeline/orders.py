@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from conveyor.kafka.events import Event
 from conveyor.processors.exceptions import InvalidEventError
-from conveyor.processors.handler import Event, Handler, Output, Processed
+from conveyor.processors.handler import Handler, Output, Processed
 from conveyor.store.tables import revenue_per_minute, upsert
 
 __all__ = ["OrderHandler", "enrich", "revenue_deltas", "revenue_total", "window_of"]

@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conveyor.producers.config import producer_config
+from conveyor.kafka.config import producer_config
 from conveyor.schemas import registry_client
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.schemas.serde import AvroDecoder, register_value_schema

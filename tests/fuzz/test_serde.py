@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conveyor.api.body import EventReader
+from conveyor.client.samples import json_ready
 from conveyor.config import Settings, load_streams
-from conveyor.producers.samples import json_ready
 from conveyor.schemas import registry_client
 from conveyor.schemas.models import EVENT_ID_FIELD, event_type
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder

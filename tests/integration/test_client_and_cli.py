@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conveyor.client.exceptions import ApiRefusedError, ApiUnavailableError
+from conveyor.client.http import AsyncConveyorClient, ConveyorClient
+from conveyor.common.backoff import Backoff
 from conveyor.config import Settings
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service, http_ok
-from conveyor.producers.client import AsyncConveyorClient, ConveyorClient
-from conveyor.producers.exceptions import ApiRefusedError, ApiUnavailableError
-from conveyor.producers.retry import Backoff
 from support.cli import conveyor, environment
 from support.events import orders_json, read_topic
 from support.waiting import wait_for

@@ -15,11 +15,11 @@ from sqlalchemy import create_engine, select
 
 from conveyor.api import create_app
 from conveyor.config import Settings
+from conveyor.kafka.config import producer_config
+from conveyor.kafka.events import Event
+from conveyor.kafka.headers import failure_headers
+from conveyor.ops.redrive import Selection, redrive
 from conveyor.processors.exceptions import InvalidEventError
-from conveyor.processors.handler import Event
-from conveyor.processors.records import failure_headers
-from conveyor.producers.config import producer_config
-from conveyor.producers.redrive import Selection, redrive
 from conveyor.store import JobStore
 from conveyor.store.tables import jobs
 from support.events import orders_json, read_all

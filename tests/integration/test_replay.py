@@ -15,11 +15,11 @@ from confluent_kafka import Consumer, Producer
 
 from conveyor.config import Settings
 from conveyor.infra.services import service_env
-from conveyor.monitoring.admin import KafkaAdmin
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.config import producer_config
+from conveyor.kafka.identity import KafkaHeaders
 from conveyor.monitoring.lag import measure_lag
-from conveyor.producers.config import producer_config
-from conveyor.producers.identity import KafkaHeaders
-from conveyor.producers.topics import ensure_topics
+from conveyor.ops.topics import ensure_topics
 from support.cli import conveyor
 from support.events import orders_json, read_all
 from support.waiting import wait_for
@@ -41,7 +41,7 @@ def _settled(settings: Settings, count: int) -> None:
 
 
 def _committed(settings: Settings, group: str, topic: str) -> dict[int, int | None]:
-    admin = KafkaAdmin(settings.kafka.librdkafka_config())
+    admin = admin_client(settings.kafka)
     return {p: lag.committed for (_, p), lag in measure_lag(admin, group, [topic]).items()}
 
 

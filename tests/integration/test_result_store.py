@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from conveyor.config import load_settings
-from conveyor.processors.handler import Event, HandlerContext, Processed
+from conveyor.kafka.events import Event
+from conveyor.processors.handler import HandlerContext, Processed
 from conveyor.processors.pipeline.orders import OrderHandler
 from conveyor.store import JobCopy, JobRecord, JobStatus, JobStore
 from conveyor.store.results import (

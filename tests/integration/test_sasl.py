@@ -33,7 +33,7 @@ from conveyor.infra.kafka import SaslUser
 from conveyor.infra.mail import LocalMailServer
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service, http_ok, service_env
-from conveyor.processors.kafka_auth import broker_credentials
+from conveyor.kafka.credentials import broker_credentials
 from support.brokers import local_cluster, local_registry
 from support.cli import conveyor, environment
 from support.events import orders_json

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Producer
 
+from conveyor.client.samples import json_ready, sample_orders
 from conveyor.config import Settings
 from conveyor.infra.processes import free_port_block
-from conveyor.producers.config import producer_config
+from conveyor.kafka.config import producer_config
 from conveyor.producers.direct import DirectProducer
-from conveyor.producers.samples import json_ready, sample_orders
 from support.cli import conveyor
 
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.client.http import ConveyorClient
 from conveyor.config import Settings
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import http_ok
-from conveyor.producers.client import ConveyorClient
 from support.cli import environment
 from support.events import orders_json
 from support.processes import children_of, zombies_of

@@ -12,7 +12,7 @@ from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from conveyor.config import Settings
-from conveyor.monitoring.admin import KafkaAdmin
+from conveyor.kafka.admin import admin_client
 from conveyor.monitoring.lag import measure_lag
 from conveyor.processors.pipeline.notifications import message_id
 from support.events import read_all, send_poisoned_orders
@@ -81,7 +81,7 @@ def test_one_percent_poison_is_dead_lettered_with_reasons_and_every_partition_dr
     assert "not the sum of the lines" in job["error"]
 
     # No partition stalls behind its poison: the group commits to the end of each one.
-    admin = KafkaAdmin(settings.kafka.librdkafka_config())
+    admin = admin_client(settings.kafka)
 
     def drained() -> bool:
         lag = measure_lag(admin, settings.workers.group_id, [stream.topic])

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from conveyor.client.samples import sample_orders
 from conveyor.config import Settings, TelemetrySettings
 from conveyor.infra.processes import free_port_block
 from conveyor.producers.direct import DirectProducer
-from conveyor.producers.samples import sample_orders
 from support.events import send_poisoned_orders
 from support.waiting import wait_for
 from support.workers import running_workers

@@ -9,11 +9,11 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from conveyor.client.samples import json_ready, sample_orders
 from conveyor.config import Settings
-from conveyor.monitoring.records import TopicReader, read_records
-from conveyor.producers.config import producer_config
+from conveyor.kafka.config import producer_config
+from conveyor.monitoring.topic_reader import TopicReader, read_records
 from conveyor.producers.direct import DirectProducer
-from conveyor.producers.samples import json_ready, sample_orders
 
 
 def orders_json(count: int, seed: int = 1) -> list[dict[str, Any]]:

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conveyor.monitoring.admin import KafkaAdmin
-from conveyor.monitoring.exceptions import KafkaQueryError
+from conveyor.kafka.admin import KafkaAdmin
+from conveyor.kafka.exceptions import KafkaQueryError
 from conveyor.monitoring.groups import describe_group
 from conveyor.monitoring.lag import measure_lag
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.config import Settings, StreamDeclaration
-from conveyor.producers.topics import ensure_topics
+from conveyor.ops.topics import ensure_topics
 
 
 def unique(prefix: str) -> str:

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 
 from conveyor.config import Settings
 from conveyor.infra.mail import LocalMailServer
 from conveyor.infra.services import conveyor_service, service_env
+from conveyor.kafka.admin import admin_client
 from conveyor.monitoring.groups import has_stable_members
 from conveyor.store.tables import jobs, outbox
 
@@ -37,7 +37,7 @@ def worker_process(
     ``members`` members; its log (at INFO, ``verbosity="-vv"`` for DEBUG) is
     ``directory/<name>.log``."""
     env = service_env(settings, directory / "conveyor.yaml")
-    admin = AdminClient(settings.kafka.librdkafka_config())
+    admin = admin_client(settings.kafka)
     ready = partial(has_stable_members, admin, settings.workers.group_id, members)
     return conveyor_service([verbosity, "worker"], env, directory / f"{name}.log", ready)
 

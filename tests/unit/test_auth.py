@@ -6,9 +6,9 @@ import pytest
 from starlette.requests import Request
 
 from conveyor.api.auth import Authenticator, hash_key
-from conveyor.api.errors import ForbiddenError, RateLimitedError, UnauthorizedError
+from conveyor.api.exceptions import ForbiddenError, RateLimitedError, UnauthorizedError
+from conveyor.common.ratelimit import TokenBucket
 from conveyor.config import ApiKey
-from conveyor.ratelimit import TokenBucket
 
 
 def request(headers: dict[str, str]) -> Request:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conveyor.api.body import NDJSON, EventReader
-from conveyor.api.errors import InvalidEventsError, TooLargeError, UnsupportedMediaTypeError
+from conveyor.api.exceptions import InvalidEventsError, TooLargeError, UnsupportedMediaTypeError
 from conveyor.config import load_streams
 from conveyor.schemas.models import event_type
 

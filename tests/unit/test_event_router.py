@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conveyor.api.errors import InvalidEventsError
+from conveyor.api.exceptions import InvalidEventsError
 from conveyor.api.routing import EventRouter
 from conveyor.config import load_streams
 from conveyor.config.streams import parse_stream

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from starlette.datastructures import Headers
 
-from conveyor.api.errors import InvalidEventsError
+from conveyor.api.exceptions import InvalidEventsError
 from conveyor.api.idempotency import (
     KEY_TOO_LONG_FOR_BATCH,
     fingerprint,

@@ -9,8 +9,8 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from conveyor.producers.identity import child_traceparent, cloudevent_headers, job_path, uuid7
-from conveyor.producers.retry import Backoff, parse_retry_after
+from conveyor.common.backoff import Backoff, parse_retry_after
+from conveyor.kafka.identity import child_traceparent, cloudevent_headers, job_path, uuid7
 
 
 def test_uuid7_is_a_version_7_rfc_uuid_ordered_by_time() -> None:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from confluent_kafka import KafkaError
 
 from conveyor.cli import main
-from conveyor.monitoring.exceptions import KafkaQueryError
+from conveyor.kafka.exceptions import KafkaQueryError
 
 
 def test_a_plot_that_is_not_a_png_is_a_usage_error(tmp_path: Path) -> None:

@@ -17,8 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from conveyor.config import Settings, load_settings
 from conveyor.processors import outbox
-from conveyor.processors.outbox import OutboxRelay
-from conveyor.processors.records import OutboxRecord
+from conveyor.processors.outbox import OutboxRecord, OutboxRelay
 from conveyor.store import JobStore
 from conveyor.store.results import append_outbox
 

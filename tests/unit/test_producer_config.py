@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conveyor.config import KafkaSettings
-from conveyor.producers.config import producer_config
+from conveyor.kafka.config import producer_config
 
 
 def test_producers_ack_on_all_replicas_and_use_javas_murmur2() -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from conveyor.kafka.events import Consumed, event_from
+from conveyor.kafka.headers import failure_headers, redriven_headers
+from conveyor.ops.deadletters import DeadLetter
+from conveyor.ops.offsets import OffsetMove
+from conveyor.ops.ranges import PartitionRange
+from conveyor.ops.redrive import Selection, was_redriven
+from conveyor.ops.republish import RepublishPlan
 from conveyor.processors.exceptions import InvalidEventError
-from conveyor.processors.records import Consumed, event_from, failure_headers, redriven_headers
-from conveyor.producers.deadletters import DeadLetter
-from conveyor.producers.offsets import OffsetMove
-from conveyor.producers.ranges import PartitionRange
-from conveyor.producers.redrive import Selection, was_redriven
-from conveyor.producers.republish import RepublishPlan
 
 AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conveyor.producers.samples import sample_notifications, sample_orders
+from conveyor.client.samples import sample_notifications, sample_orders
 
 START = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from conveyor.infra.kafka.properties import NodeSpec, server_properties
 from conveyor.infra.kafka.sasl import SaslUser, jaas_config
 from conveyor.infra.registry.local import _java_client_properties
 from conveyor.infra.services import service_env
-from conveyor.processors.kafka_auth import broker_credentials
+from conveyor.kafka.credentials import broker_credentials
 
 SCRAM = KafkaSettings(
     bootstrap_servers="127.0.0.1:9092",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conveyor.text_table import format_markdown_table, format_table
+from conveyor.common.text_table import format_markdown_table, format_table
 
 
 def test_columns_line_up_under_a_rule_with_numbers_right_aligned() -> None:

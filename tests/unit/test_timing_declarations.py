@@ -11,7 +11,7 @@ import pytest
 from conveyor.config import StreamDeclaration, load_streams
 from conveyor.config.exceptions import ConfigError
 from conveyor.config.streams import parse_stream
-from conveyor.producers.topics import stream_topics
+from conveyor.ops.topics import stream_topics
 from conveyor.schemas.models import event_type
 
 NOTIFICATIONS = load_streams()["notifications"].model_dump(by_alias=True)

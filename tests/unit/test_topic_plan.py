@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conveyor.config import load_streams
-from conveyor.producers.topic_plan import (
+from conveyor.kafka.topics import OUTBOX_TOPIC
+from conveyor.ops.topic_plan import (
     Change,
     TopicPlan,
     TopicSpec,
@@ -11,7 +12,7 @@ from conveyor.producers.topic_plan import (
     plan_topics,
     readable,
 )
-from conveyor.producers.topics import OUTBOX_TOPIC, stream_topics
+from conveyor.ops.topics import stream_topics
 
 WEEK = str(7 * 86_400_000)
 DAY = str(86_400_000)

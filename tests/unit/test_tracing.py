@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 from conveyor.config import TelemetrySettings
-from conveyor.producers.identity import child_traceparent
-from conveyor.tracing import remote_parent, traceparent, tracer_provider_from
+from conveyor.kafka.identity import child_traceparent
+from conveyor.runtime.tracing import remote_parent, traceparent, tracer_provider_from
 
 
 def test_without_an_endpoint_tracing_is_off_and_makes_no_provider() -> None:

@@ -8,13 +8,14 @@ from email.message import EmailMessage
 
 import pytest
 
+from conveyor.client.samples import sample_orders
+from conveyor.common.ratelimit import TokenBucket
+from conveyor.kafka.events import Consumed, accepted_at, event_from
+from conveyor.kafka.headers import failure_headers
+from conveyor.kafka.identity import cloudevent_headers
 from conveyor.processors.exceptions import InvalidEventError
 from conveyor.processors.pipeline.notifications import message_id
 from conveyor.processors.pipeline.orders import enrich, window_of
-from conveyor.processors.records import Consumed, accepted_at, event_from, failure_headers
-from conveyor.producers.identity import cloudevent_headers
-from conveyor.producers.samples import sample_orders
-from conveyor.ratelimit import TokenBucket
 
 PLACED = datetime(2026, 11, 1, 12, 34, 56, 789000, tzinfo=UTC)
 

@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from conveyor.logs import configure_logging
+from conveyor.kafka.events import Consumed, Event, event_from, event_log_fields
 from conveyor.processors.exceptions import InvalidEventError
-from conveyor.processors.handler import Event, Processed
+from conveyor.processors.handler import Processed
 from conveyor.processors.metrics import WorkerMetrics
-from conveyor.processors.records import Consumed, event_from, event_log_fields
-from conveyor.processors.runner import Outcome, SettledBatch
+from conveyor.processors.stream_processor import Outcome, SettledBatch
+from conveyor.runtime.logs import configure_logging
 from conveyor.store import JobStatus
 
 ACCEPTED = "2026-11-01T12:00:00.000Z"

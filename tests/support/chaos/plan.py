@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from conveyor.producers.samples import json_ready, sample_notifications, sample_orders
+from conveyor.client.samples import json_ready, sample_notifications, sample_orders
 
 __all__ = ["Plan", "PlannedRequest", "Poison", "make_plan"]
 

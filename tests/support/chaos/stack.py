@@ -22,7 +22,7 @@ from conveyor.infra.kafka import LocalCluster
 from conveyor.infra.mail import LocalMailServer
 from conveyor.infra.processes import free_port_block
 from conveyor.infra.services import conveyor_service, http_ok, service_env
-from conveyor.monitoring.admin import KafkaAdmin
+from conveyor.kafka.admin import KafkaAdmin, admin_client
 from support.brokers import restart_in_sync
 from support.stack import fresh_stack
 from support.workers import worker_process
@@ -71,7 +71,7 @@ class ChaosStack:
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.admin = KafkaAdmin(self.settings.kafka.librdkafka_config())
+        self.admin = admin_client(self.settings.kafka)
 
     def kill_worker(self, index: int) -> None:
         """SIGKILL worker ``index`` mid-stream, then start it again."""

@@ -21,12 +21,12 @@ from typing import Any
 
 from sqlalchemy import create_engine, select
 
+from conveyor.common.text_table import format_table
 from conveyor.config import Settings
 from conveyor.processors.pipeline.notifications import message_id
 from conveyor.processors.pipeline.orders import window_of
 from conveyor.store.jobs import FINAL_STATUSES
 from conveyor.store.tables import jobs, revenue_per_minute
-from conveyor.text_table import format_table
 from support.chaos.ledger import Fate, Ledger
 from support.chaos.plan import Plan
 from support.events import read_to_end

@@ -13,7 +13,7 @@ from collections import Counter
 from sqlalchemy import create_engine, func, select
 
 from conveyor.config import Settings
-from conveyor.monitoring.exceptions import KafkaQueryError
+from conveyor.kafka.exceptions import KafkaQueryError
 from conveyor.monitoring.lag import measure_lag
 from conveyor.store.jobs import FINAL_STATUSES
 from conveyor.store.tables import jobs, outbox

@@ -17,9 +17,11 @@ from collections.abc import Iterable
 from confluent_kafka.admin import AdminClient
 
 from conveyor.config import KafkaSettings, StreamDeclaration
-from conveyor.producers.exceptions import ProvisioningError
-from conveyor.producers.topic_admin import create_topics, read_topics
-from conveyor.producers.topic_plan import (
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.topics import OUTBOX_TOPIC
+from conveyor.ops.exceptions import ProvisioningError
+from conveyor.ops.topic_admin import create_topics, read_topics
+from conveyor.ops.topic_plan import (
     CLEANUP_POLICY,
     MIN_INSYNC_REPLICAS,
     RETENTION_MS,
@@ -29,7 +31,6 @@ from conveyor.producers.topic_plan import (
 )
 
 __all__ = [
-    "OUTBOX_TOPIC",
     "TopicSpec",
     "ensure_topics",
     "plan_stream_topics",
@@ -38,10 +39,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# Holds no records: the outbox relay commits its progress as this topic's offset,
-# inside the transaction that publishes (Kafka accepts offsets only for real topics).
-OUTBOX_TOPIC = "_conveyor-outbox"
 
 
 def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
@@ -59,7 +56,7 @@ def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
                 specs.append(_spec(stream, output.topic, own, output.partitions))
         specs += [_spec(stream, t, retention) for t in stream.retry_topics + stream.delay_topics]
         specs.append(_spec(stream, stream.dlq_topic, retention))
-        # Small and kept for ever: one record per dead letter redriven (producers/redrive.py).
+        # Small and kept for ever: one record per dead letter redriven (ops/redrive.py).
         specs.append(_spec(stream, stream.redriven_topic, None, 1, compacted=True))
     unique = {s.name: s for s in specs}
     return list(unique.values())
@@ -94,7 +91,7 @@ def ensure_topics(kafka: KafkaSettings, streams: Iterable[StreamDeclaration]) ->
     Existing topics are left as they are, even where they differ from their declaration
     (that is ``conveyor topics apply``'s to show and change).
     """
-    admin = AdminClient(kafka.librdkafka_config())
+    admin = admin_client(kafka)
     plan = plan_stream_topics(admin, streams)
     for topic in plan.topics:
         if topic.action == "change":

@@ -14,9 +14,17 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
-__all__ = ["KafkaHeaders", "child_traceparent", "cloudevent_headers", "job_path", "uuid7"]
+__all__ = [
+    "KafkaHeaders",
+    "ce_type",
+    "child_traceparent",
+    "cloudevent_headers",
+    "job_path",
+    "uuid7",
+]
 
 # Record headers as confluent-kafka takes them.
 KafkaHeaders = list[tuple[str, str | bytes | None]]
@@ -87,3 +95,8 @@ def cloudevent_headers(
         *shared,
         ("traceparent", traceparent.encode()),
     ]
+
+
+def ce_type(avro_schema: dict[str, Any]) -> str:
+    """The CloudEvents type of the events a schema describes: the Avro record's full name."""
+    return ".".join(p for p in (avro_schema.get("namespace"), avro_schema["name"]) if p)

@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, TopicMetadata
 
-from conveyor.config import ClientConfig
-from conveyor.monitoring.exceptions import KafkaQueryError
+from conveyor.config import ClientConfig, KafkaSettings
+from conveyor.kafka.exceptions import KafkaQueryError
 
-__all__ = ["GROUP_REQUEST_TIMEOUT", "KafkaAdmin", "answer", "topic_metadata"]
+__all__ = ["GROUP_REQUEST_TIMEOUT", "KafkaAdmin", "admin_client", "answer", "topic_metadata"]
 
 T = TypeVar("T")
 
@@ -77,6 +77,12 @@ class KafkaAdmin(AdminClient):
         for reader in self._group_readers.values():
             reader.close()
         self._group_readers.clear()
+
+
+def admin_client(kafka: KafkaSettings, **kwargs: Any) -> KafkaAdmin:
+    """The admin client every conveyor tool asks Kafka with: the cluster's connection
+    settings, SASL and SSL included; ``kwargs`` go to librdkafka's constructor (``logger``)."""
+    return KafkaAdmin(kafka.librdkafka_config(), **kwargs)
 
 
 def topic_metadata(admin: AdminClient, topic: str, timeout: float) -> TopicMetadata:

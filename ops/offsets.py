@@ -25,10 +25,10 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from conveyor.monitoring.admin import GROUP_REQUEST_TIMEOUT, KafkaAdmin
+from conveyor.kafka.admin import GROUP_REQUEST_TIMEOUT, KafkaAdmin
 from conveyor.monitoring.lag import measure_lag
-from conveyor.producers.exceptions import GroupActiveError, ReplayError
-from conveyor.producers.ranges import offsets_at, partitions_of
+from conveyor.ops.exceptions import GroupActiveError, ReplayError
+from conveyor.ops.ranges import offsets_at, partitions_of
 
 __all__ = ["OffsetMove", "ResetTo", "plan_reset", "require_stopped", "reset_group"]
 

@@ -30,12 +30,12 @@ from datetime import datetime
 from confluent_kafka import KafkaException, Message, Producer, TopicPartition
 
 from conveyor.config import KafkaSettings
-from conveyor.monitoring.admin import KafkaAdmin
+from conveyor.kafka.admin import KafkaAdmin, admin_client
+from conveyor.kafka.config import producer_config
 from conveyor.monitoring.lag import measure_lag
-from conveyor.producers.config import producer_config
-from conveyor.producers.exceptions import ReplayError
-from conveyor.producers.ranges import PartitionRange, partitions_of, resolve_ranges
-from conveyor.producers.scan import RangeReader, reader_config
+from conveyor.ops.exceptions import ReplayError
+from conveyor.ops.ranges import PartitionRange, partitions_of, resolve_ranges
+from conveyor.ops.scan import RangeReader, reader_config
 
 __all__ = [
     "BULK_PRODUCER",
@@ -130,7 +130,7 @@ def plan_republish(
     """What a copy of the range would move, after what earlier copies committed."""
     if source == target:
         raise ReplayError(f"cannot re-publish {source} into itself")
-    admin = KafkaAdmin(kafka.librdkafka_config())
+    admin = admin_client(kafka)
     requested = resolve_ranges(
         admin, source, since=since, until=until, from_offset=from_offset, until_offset=until_offset
     )
@@ -161,7 +161,7 @@ def republish(
         # Fences an earlier run of the same copy; its open transaction is aborted first,
         # so the progress read next is what is really in the target.
         producer.init_transactions(_TIMEOUT)
-        plan = plan.after(_copied(KafkaAdmin(kafka.librdkafka_config()), plan))
+        plan = plan.after(_copied(admin_client(kafka), plan))
         records = _copy(kafka, plan, producer, advance)
     except KafkaException as exc:
         raise ReplayError.from_kafka(

@@ -14,21 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka.admin import AdminClient
-
 from conveyor.config import Settings, StreamDeclaration
-from conveyor.processors.handler import Event
-from conveyor.processors.records import (
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.events import Consumed, Event, event_from, where
+from conveyor.kafka.headers import (
     ERROR_MESSAGE,
     ERROR_TYPE,
     FIRST_FAILURE,
     LAST_FAILURE,
-    Consumed,
-    event_from,
     header_text,
 )
-from conveyor.producers.ranges import PartitionRange, resolve_ranges
-from conveyor.producers.scan import RangeReader, reader_config
+from conveyor.ops.ranges import PartitionRange, resolve_ranges
+from conveyor.ops.scan import RangeReader, reader_config
 from conveyor.schemas import registry_client
 from conveyor.schemas.exceptions import DecodeError, SchemaError
 from conveyor.schemas.serde import AvroDecoder
@@ -54,7 +51,7 @@ class DeadLetter:
 
     @property
     def where(self) -> str:
-        return f"{self.topic}[{self.partition}]@{self.offset}"
+        return where(self.topic, self.partition, self.offset)
 
     @property
     def timestamp(self) -> datetime:
@@ -88,9 +85,7 @@ def read_dead_letters(
     """The dead letters of ``stream`` that landed from ``since`` until ``until``, in
     each DLQ partition's order; values decoded unless ``decode`` is False."""
     topic = stream.dlq_topic
-    ranges = resolve_ranges(
-        AdminClient(settings.kafka.librdkafka_config()), topic, since=since, until=until
-    )
+    ranges = resolve_ranges(admin_client(settings.kafka), topic, since=since, until=until)
     decoder = _Decoder(settings, stream) if decode else None
     letters = []
     for consumed, millis in read_topic(settings, ranges):

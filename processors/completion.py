@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from conveyor.producers.retry import Backoff
+from conveyor.common.backoff import Backoff
 
 __all__ = ["finish", "until_done"]
 

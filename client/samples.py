@@ -6,7 +6,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from conveyor.producers.identity import uuid7
+from conveyor.kafka.identity import uuid7
 
 __all__ = ["json_ready", "sample_notifications", "sample_orders"]
 

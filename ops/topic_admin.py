@@ -1,5 +1,5 @@
 """Topics on the cluster, through confluent-kafka's AdminClient: reading what is there,
-creating topics, and carrying out a :class:`~conveyor.producers.topic_plan.TopicPlan`."""
+creating topics, and carrying out a :class:`~conveyor.ops.topic_plan.TopicPlan`."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from conveyor.producers.exceptions import ProvisioningError
-from conveyor.producers.topic_plan import (
+from conveyor.ops.exceptions import ProvisioningError
+from conveyor.ops.topic_plan import (
     MANAGED_CONFIGS,
     PARTITIONS,
     TopicPlan,

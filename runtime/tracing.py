@@ -4,7 +4,7 @@ Off unless ``telemetry.otlp_endpoint`` is set; then, and only then, the SDK is i
 and spans are exported over OTLP/HTTP in the background. Off, nothing of it runs: the
 API and the workers check for a tracer once per request or batch and carry the W3C
 ``traceparent`` header on as before. A trace crosses Kafka in that header (see
-``producers/identity.py``): the API's produce span is the parent of every record it
+``kafka/identity.py``): the API's produce span is the parent of every record it
 writes, and the worker's span of an event is that span's child.
 """
 

@@ -31,16 +31,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient
 
 from conveyor.config import Settings, StreamDeclaration
-from conveyor.processors.records import redriven_headers
-from conveyor.producers.config import producer_config
-from conveyor.producers.deadletters import DeadLetter, read_dead_letters, read_topic
-from conveyor.producers.exceptions import ReplayError
-from conveyor.producers.identity import KafkaHeaders
-from conveyor.producers.ranges import resolve_ranges
-from conveyor.producers.topics import ensure_topics
+from conveyor.kafka.admin import admin_client
+from conveyor.kafka.config import producer_config
+from conveyor.kafka.headers import redriven_headers
+from conveyor.kafka.identity import KafkaHeaders
+from conveyor.ops.deadletters import DeadLetter, read_dead_letters, read_topic
+from conveyor.ops.exceptions import ReplayError
+from conveyor.ops.ranges import resolve_ranges
+from conveyor.ops.topics import ensure_topics
 from conveyor.store import JobStore
 
 __all__ = [
@@ -102,7 +102,7 @@ class RedrivePlan:
 
 def read_ledger(settings: Settings, stream: StreamDeclaration) -> dict[Position, int]:
     """The dead letters of ``stream`` redriven so far: position → their timestamp (ms)."""
-    admin = AdminClient(settings.kafka.librdkafka_config())
+    admin = admin_client(settings.kafka)
     try:
         ranges = resolve_ranges(admin, stream.redriven_topic)
     except ReplayError:

@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from conveyor.producers.exceptions import ApiRefusedError, ApiUnavailableError
-from conveyor.producers.identity import job_path, uuid7
-from conveyor.producers.retry import Backoff, parse_retry_after
+from conveyor.client.exceptions import ApiRefusedError, ApiUnavailableError
+from conveyor.common.backoff import Backoff, parse_retry_after
+from conveyor.kafka.identity import job_path, uuid7
 from conveyor.schemas.models import EVENT_ID_FIELD
 
 __all__ = ["AsyncConveyorClient", "ConveyorClient", "SendStats"]

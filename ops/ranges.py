@@ -14,7 +14,7 @@ from datetime import datetime
 from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from conveyor.producers.exceptions import ReplayError
+from conveyor.ops.exceptions import ReplayError
 
 __all__ = ["PartitionRange", "offsets_at", "partitions_of", "resolve_ranges"]
 

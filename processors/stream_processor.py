@@ -21,20 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from conveyor.common.backoff import Backoff
+from conveyor.kafka.events import Consumed, Event, accepted_at, event_from, event_log_fields, where
+from conveyor.kafka.headers import failure_headers, header_text
+from conveyor.kafka.identity import KafkaHeaders, ce_type, child_traceparent, cloudevent_headers
+from conveyor.processors.completion import until_done
 from conveyor.processors.exceptions import OutcomeUnknownError, PoisonError
-from conveyor.processors.handler import Event, Handler, HandlerContext, Output, Processed
-from conveyor.processors.records import (
-    Consumed,
-    OutboxRecord,
-    accepted_at,
-    event_from,
-    event_log_fields,
-    failure_headers,
-    header_text,
-)
-from conveyor.processors.settling import until_done
-from conveyor.producers.identity import KafkaHeaders, child_traceparent, cloudevent_headers
-from conveyor.producers.retry import Backoff
+from conveyor.processors.handler import Handler, HandlerContext, Output, Processed
+from conveyor.processors.outbox import OutboxRecord
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder
 from conveyor.store import JobRecord, JobStatus
@@ -103,10 +97,7 @@ class StreamProcessor:
             base=self._stream.retry.backoff_seconds, cap=self._stream.retry.max_backoff_seconds
         )
         self._ce_types = {
-            name: ".".join(
-                p for p in (output.avro_schema.get("namespace"), output.avro_schema["name"]) if p
-            )
-            for name, output in self._stream.outputs.items()
+            name: ce_type(output.avro_schema) for name, output in self._stream.outputs.items()
         }
 
     def close(self) -> None:
@@ -121,7 +112,7 @@ class StreamProcessor:
                 "retry_in=%.1fs error=%r",
                 self._stream.name,
                 len(batch),
-                f"{batch[0].topic}[{batch[0].partition}]@{batch[0].offset}",
+                where(batch[0].topic, batch[0].partition, batch[0].offset),
                 delay,
                 exc,
                 extra={

@@ -18,8 +18,8 @@ from typing import Self
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from conveyor.config import ClientConfig
-from conveyor.producers.exceptions import ReplayError
-from conveyor.producers.ranges import PartitionRange
+from conveyor.ops.exceptions import ReplayError
+from conveyor.ops.ranges import PartitionRange
 
 __all__ = ["RangeReader", "reader_config"]
 
