@@ -19,11 +19,12 @@ def worker() -> None:
     """Process every stream that names a handler, until Ctrl-C or SIGTERM."""
     config = settings()
     built = build_worker(config)
-    streams = ", ".join(p.context.stream.name for p in built.processors) or "none"
+    streams = ", ".join(e.processor.context.stream.name for e in built.engines) or "none"
     note(f"worker of group {config.workers.group_id} processing: {streams}")
     note(f"worker metrics at {built.telemetry.metrics_url}")
-    # Faust installs its own SIGINT/SIGTERM handlers: it stops the agents (each one
-    # finishes the batch it holds), commits offsets and closes the consumer.
+    # Faust installs its own SIGINT/SIGTERM handlers: the jobs in flight get the
+    # workers' stop_grace_seconds to finish (the rest are stopped, unsettled, for the
+    # next owner), then Faust commits what settled and closes the consumer.
     try:
         _Worker(
             built.app,

@@ -153,6 +153,11 @@ class WorkerSettings(BaseModel):
     heartbeat_seconds: float = Field(default=1.0, gt=0)
     # How often the outbox relay looks for results to publish when it found none.
     publish_interval_seconds: float = Field(default=0.05, gt=0)
+    # On SIGTERM, how long jobs in flight may run on before they are stopped; a stopped
+    # job is done again by the partition's next owner (it applied nothing).
+    stop_grace_seconds: float = Field(default=30.0, ge=0)
+    # How often a worker asks the store which of its jobs in flight were cancelled.
+    cancel_poll_seconds: float = Field(default=0.25, gt=0)
 
 
 class SmtpSettings(BaseModel):

@@ -34,6 +34,7 @@ from conveyor.config.schedules import Schedule
 __all__ = [
     "FOREVER",
     "DelayTiers",
+    "Executor",
     "Ordering",
     "OutputDeclaration",
     "Priorities",
@@ -47,6 +48,11 @@ __all__ = [
 # strict: one key's events are applied in order, so a retry blocks its partition;
 # relaxed: a failing event may be retried later, out of order, through retry topics.
 Ordering = Literal["strict", "relaxed"]
+
+# Where a stream's handler runs: "auto" runs an ``async def process`` on the worker's
+# loop and a plain ``def process`` in a thread pool; "process" runs it in a pool of
+# processes, one per core, for work that holds the CPU (and with it Python's GIL).
+Executor = Literal["auto", "process"]
 
 # Kafka's retention.ms for "never delete by age".
 FOREVER = -1
@@ -160,6 +166,15 @@ class StreamDeclaration(BaseModel):
     handler: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
     outputs: dict[str, OutputDeclaration] = Field(default_factory=dict)
     retry: RetryPolicy = RetryPolicy()
+    # Jobs one worker runs at once: any records on a relaxed stream, different keys on a
+    # strict one (one key's records one at a time, in order).
+    concurrency: PositiveInt = 100
+    executor: Executor = "auto"
+    # A job still running this long after it started fails with TimeoutError, retried
+    # or dead-lettered like any other failure. Unset: no limit.
+    timeout_ms: Annotated[PositiveInt, BeforeValidator(duration_ms)] | None = Field(
+        default=None, alias="timeout"
+    )
     # Of every topic of the stream (input, outputs, retry tiers, DLQ). Unset, the
     # broker's defaults apply: default.replication.factor and min.insync.replicas (1 and
     # 1 on one node, 3 and 2 on conveyor's three-node cluster), log.retention (7 days).

@@ -26,6 +26,7 @@ from conveyor.kafka.events import Consumed
 from conveyor.processors.completion import finish
 from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.delays import WaitingTier
+from conveyor.processors.engine import Engine
 from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.priorities import PriorityGate, Turns, level_ranks
@@ -40,21 +41,26 @@ __all__ = ["Worker", "build_worker"]
 
 log = logging.getLogger(__name__)
 
+# How long the jobs of partitions taken away in a rebalance may run on before they are
+# stopped: the group waits for this worker meanwhile (the next owner redoes them).
+_REVOKE_GRACE = 5.0
+
 T = TypeVar("T")
 
 
 @dataclass
 class Worker:
     app: faust.App
-    processors: list[StreamProcessor]
+    engines: list[Engine]
     relay: OutboxRelay
     store: JobStore
     telemetry: WorkerTelemetry
 
     def close(self) -> None:
         """After Faust stopped: the handlers' connections, the relay, the store, telemetry."""
-        for processor in self.processors:
-            processor.close()
+        for engine in self.engines:
+            engine.close()
+            engine.processor.close()
         self.relay.close()
         self.store.dispose()
         self.telemetry.close()
@@ -72,6 +78,7 @@ def build_worker(settings: Settings) -> Worker:
         for stream in settings.streams.values()
         if stream.handler
     ]
+    engines = [Engine(processor) for processor in processors]
     workers = settings.workers
     app = WorkerApp(
         workers.group_id,
@@ -94,12 +101,25 @@ def build_worker(settings: Settings) -> Worker:
         broker_max_poll_records=max(1, min(workers.batch_size, workers.buffer_size // 5)),
     )
     app.level_ranks = level_ranks(p.context.stream for p in processors)
-    for processor in processors:
-        stream = processor.context.stream
-        lanes = _lanes(processor)
+
+    async def give_up(partitions: set[tuple[str, int]] | None) -> None:
+        grace = workers.stop_grace_seconds if partitions is None else _REVOKE_GRACE
+        await asyncio.gather(*(engine.stop(partitions, grace) for engine in engines))
+
+    app.give_up = give_up
+    for engine in engines:
+        stream = engine.processor.context.stream
+        lanes = _lanes(engine)
         for tier, topic in enumerate(stream.consumed_topics):
             channel = app.topic(topic, key_serializer="raw", value_serializer="raw")
-            agent = _agent(processor, workers.batch_size, workers.batch_seconds, *lanes[topic])
+            agent = _agent(
+                engine,
+                topic,
+                size=workers.batch_size,
+                within=workers.batch_seconds,
+                turns=lanes[topic][0],
+                tier=lanes[topic][1],
+            )
             app.agent(channel, name=f"conveyor.{stream.name}.{tier}")(agent)
 
     relay = OutboxRelay(settings, store)
@@ -126,7 +146,7 @@ def build_worker(settings: Settings) -> Worker:
 
     app.task(sample_lag)
 
-    return Worker(app, processors, relay, store, telemetry)
+    return Worker(app, engines, relay, store, telemetry)
 
 
 def _processor(
@@ -147,31 +167,48 @@ def _processor(
     return StreamProcessor(context, handler, decoder, encoders, observers)
 
 
-def _lanes(processor: StreamProcessor) -> dict[str, tuple[Turns | None, WaitingTier | None]]:
+def _lanes(engine: Engine) -> dict[str, tuple[Turns | None, WaitingTier | None]]:
     """Per topic of the stream: its level's turns, if it has levels; its tier, if it waits."""
-    stream = processor.context.stream
+    stream = engine.processor.context.stream
     levels = PriorityGate(stream.priorities).turns if stream.priorities else []
     lanes: dict[str, tuple[Turns | None, WaitingTier | None]] = {
         topic: (levels[rank] if levels else None, None)
         for rank, topic in enumerate(stream.level_topics)
     }
-    lanes.update((topic, (None, WaitingTier(processor, None))) for topic in stream.retry_topics)
+    lanes.update((topic, (None, WaitingTier(engine, None))) for topic in stream.retry_topics)
     if stream.delays is not None:
         holds = zip(stream.delay_topics, stream.delays.tiers, strict=True)
-        lanes.update((topic, (None, WaitingTier(processor, hold))) for topic, hold in holds)
+        lanes.update((topic, (None, WaitingTier(engine, hold))) for topic, hold in holds)
     return lanes
 
 
 def _agent(
-    processor: StreamProcessor,
+    engine: Engine,
+    topic: str,
+    *,
     size: int,
     within: float,
     turns: Turns | None,
     tier: WaitingTier | None,
 ) -> Callable[[StreamT[bytes]], Awaitable[None]]:
-    async def run(stream: StreamT[bytes]) -> None:
+    """The agent of one topic. The stream's own topic (its top priority level) hands each
+    record to the engine and goes on; its tiers and lower levels hold their batch until
+    it settled, as they wait between batches (for a record's time, or their turn)."""
+    holds_batches = tier is not None or (turns is not None and turns.rank > 0)
+
+    async def hand_over(stream: StreamT[bytes]) -> None:
         if turns is not None:
-            turns.watch(stream)
+            turns.watch(stream, lambda: engine.held_on((topic,)))
+        # Acked by the engine once settled, not by Faust when the next record is taken.
+        async for event in cast(Stream[bytes], stream).noack().events():
+            await engine.room()
+            engine.accept(_consumed(event.message), event.ack)
+            if turns is not None:
+                turns.handed()
+
+    async def hold(stream: StreamT[bytes]) -> None:
+        if turns is not None:
+            turns.watch(stream, lambda: False)
         # take_events is Stream's, not in the StreamT protocol.
         async for events in cast(Stream[bytes], stream).take_events(size, within=within):
             batch = [_consumed(event.message) for event in events]
@@ -180,15 +217,13 @@ def _agent(
             if tier is not None:
                 await tier.handle(batch)
             elif turns is not None:
-                await finish(turns.run(batch, processor.process))
-            else:
-                await finish(processor.process(batch))
+                await finish(turns.run(batch, engine.process))
             if turns is not None:
                 # After the batch, not before the next: a batch held while it waits
                 # would be acked unprocessed if the worker stopped meanwhile.
                 await turns.done()
 
-    return run
+    return hold if holds_batches else hand_over
 
 
 def _consumed(message: Any) -> Consumed:

@@ -20,14 +20,14 @@ The same consumer polls priority levels highest first (:class:`LevelsFirst`): se
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any
 
 import faust
 from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka
-from faust.types import TP, TransportT
+from faust.types import TP, ConsumerT, TransportT
 from mode import Service
 from mode.services import WaitArgT, WaitResults
 
@@ -124,11 +124,36 @@ class Transport(aiokafka.Transport):
     Consumer = Consumer
 
 
+async def _keep_all(_partitions: set[tuple[str, int]] | None) -> None:
+    return None
+
+
 class WorkerApp(faust.App):
-    """The Faust app of a conveyor worker: Faust's own, consuming with :class:`Consumer`."""
+    """The Faust app of a conveyor worker: Faust's own, consuming with :class:`Consumer`.
+
+    Faust waits for every record it delivered to be acked before a rebalance or a stop
+    goes on (``wait_empty``), on every partition: a job of an hour on a partition this
+    worker keeps would hold the whole group that long. Here the worker gives up the jobs
+    of the partitions it loses instead (``give_up``: all of them when it stops), bounded
+    in time, and commits what settled.
+    """
 
     # Each lower priority level's topic by rank (processors/priorities.py, level_ranks).
     level_ranks: Mapping[str, int] = MappingProxyType({})
+    # Called with the partitions revoked, or None when the worker stops.
+    give_up: Callable[[set[tuple[str, int]] | None], Awaitable[None]] = staticmethod(_keep_all)
+    _revoking: set[tuple[str, int]] | None = None
 
     def _new_transport(self) -> TransportT:
         return Transport(self.conf.broker_consumer, self)
+
+    async def _on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self._revoking = {(tp.topic, tp.partition) for tp in revoked}
+        try:
+            await super()._on_partitions_revoked(revoked)
+        finally:
+            self._revoking = None
+
+    async def _consumer_wait_empty(self, consumer: ConsumerT, logger: Any) -> None:
+        await self.give_up(self._revoking)
+        await consumer.commit()

@@ -24,8 +24,8 @@ from conveyor.common.backoff import Backoff
 from conveyor.kafka.events import Consumed
 from conveyor.kafka.headers import NOT_BEFORE, moved_headers
 from conveyor.processors.completion import finish, until_done
+from conveyor.processors.engine import Engine
 from conveyor.processors.outbox import OutboxRecord
-from conveyor.processors.stream_processor import StreamProcessor
 from conveyor.store.results import OutboxValues, append_outbox
 
 __all__ = ["WaitingTier", "not_before"]
@@ -53,10 +53,10 @@ def not_before(record: Consumed) -> float:
 class WaitingTier:
     """The batches of one tier: ``hold_ms`` is a delay tier's length, None for a retry tier."""
 
-    def __init__(self, processor: StreamProcessor, hold_ms: int | None) -> None:
-        self._processor = processor
-        self._stream = processor.context.stream
-        self._store = processor.context.store
+    def __init__(self, engine: Engine, hold_ms: int | None) -> None:
+        self._engine = engine
+        self._stream = engine.processor.context.stream
+        self._store = engine.processor.context.store
         self._hold = None if hold_ms is None else hold_ms / 1000
 
     async def handle(self, batch: Sequence[Consumed]) -> None:
@@ -93,7 +93,7 @@ class WaitingTier:
         if onward:
             await self._move(onward)
         if due:
-            await self._processor.process(due)
+            await self._engine.process(due)
 
     def _tier(self, remaining: float) -> str:
         delays = self._stream.delays

@@ -9,8 +9,10 @@ must count each event once (a windowed total) is kept.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
-from collections.abc import Sequence
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +23,16 @@ from conveyor.kafka.events import Event
 from conveyor.processors.exceptions import ProcessorError
 from conveyor.store import JobStore
 
-__all__ = ["Handler", "HandlerContext", "Output", "Processed", "load_handler"]
+__all__ = [
+    "Handler",
+    "HandlerContext",
+    "Output",
+    "Processed",
+    "Progress",
+    "RunningJob",
+    "current_job",
+    "load_handler",
+]
 
 
 @dataclass(slots=True)
@@ -43,11 +54,59 @@ class Processed:
     outputs: list[Output] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a handler last said of its job: how far (0 to 1), a short message, and
+    optionally a partial result."""
+
+    fraction: float
+    message: str = ""
+    partial: dict[str, Any] | None = None
+
+
+@dataclass(eq=False)
+class RunningJob:
+    """One job in a worker's hands while its handler runs."""
+
+    event_id: str
+    report: Callable[[str, Progress], None] = field(repr=False)
+    # Set when the job was cancelled or timed out: a thread-pool handler checks it.
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def progress(
+        self, fraction: float, message: str = "", partial: dict[str, Any] | None = None
+    ) -> None:
+        self.report(self.event_id, Progress(min(max(fraction, 0.0), 1.0), message[:200], partial))
+
+
+current_job: contextvars.ContextVar[RunningJob | None] = contextvars.ContextVar(
+    "conveyor_job", default=None
+)
+
+
 @dataclass(frozen=True)
 class HandlerContext:
+    """What every job of a stream shares; ``progress`` and ``cancelled`` speak for the job
+    the calling handler is running."""
+
     settings: Settings
     stream: StreamDeclaration
     store: JobStore
+
+    def progress(
+        self, fraction: float, message: str = "", partial: dict[str, Any] | None = None
+    ) -> None:
+        """Report how far the running job is (0 to 1), shown at its status URL. Cheap to
+        call often: the worker writes the latest report a few times a second at most."""
+        job = current_job.get()
+        if job is not None:
+            job.progress(fraction, message, partial)
+
+    def cancelled(self) -> bool:
+        """Whether the running job was cancelled or timed out: a plain ``def process``
+        (in a thread, which cannot be interrupted) checks it between steps and returns."""
+        job = current_job.get()
+        return job is not None and job.stop.is_set()
 
 
 class Handler:
@@ -59,9 +118,11 @@ class Handler:
     def close(self) -> None:
         """Called once on the way out, after the last event: close what ``process`` opened."""
 
-    async def process(self, event: Event) -> Processed:
+    def process(self, event: Event) -> Awaitable[Processed] | Processed:
         """The event's result and outputs. Raise :class:`PoisonError` for a bad record and
-        :class:`RetryLater` for a passing failure."""
+        :class:`RetryLater` for a passing failure. Written ``async def``, it runs on the
+        worker's loop and must never block it; written ``def``, it runs in a thread pool
+        (or in a process, for a stream declared ``executor: process``)."""
         raise NotImplementedError
 
     def apply(self, conn: Connection, applied: Sequence[tuple[Event, Processed]]) -> list[Output]:

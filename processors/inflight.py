@@ -114,7 +114,10 @@ class InFlight(Generic[R]):
             line = self._partitions.pop(tp, None)
             if line is not None:
                 self._count -= len(line.records)
-                dropped += [held for held in line.records if not held.settled]
+                for held in line.records:
+                    held.queued = False  # its key's line goes too
+                    if not held.settled:
+                        dropped.append(held)
         for key in [key for key in self._keys if key[0] in lost]:
             del self._keys[key]
         return dropped

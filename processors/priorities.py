@@ -118,19 +118,31 @@ class Turns:
         self._busy = False
         self._queue: Any = None
         self._took_at = 0.0
+        self._working: Callable[[], bool] = lambda: False
 
-    def watch(self, stream: Any) -> None:
+    def watch(self, stream: Any, working: Callable[[], bool]) -> None:
         """Count the records reaching the agent's Faust ``stream``; call before iterating.
-        A restarted agent starts counting again: what its old stream held is gone."""
+        ``working()`` tells whether jobs the agent handed over still run (the top level
+        hands records over one by one and does not wait for them). A restarted agent
+        starts counting again: what its old stream held is gone."""
         self._arrived = self._taken = 0
         self._busy = False
         self._queue = stream.channel.queue
+        self._working = working
         stream.add_processor(self._count)
+
+    @property
+    def rank(self) -> int:
+        return self._rank
 
     @property
     def in_hand(self) -> bool:
         queued = self._queue.qsize() if self._queue is not None else 0
-        return self._busy or queued > 0 or self._arrived > self._taken
+        return self._busy or queued > 0 or self._arrived > self._taken or self._working()
+
+    def handed(self) -> None:
+        """The agent handed one record over to run on its own."""
+        self._taken += 1
 
     def took(self, count: int) -> None:
         """The agent took a batch of ``count`` records."""

@@ -22,13 +22,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.common.backoff import Backoff
-from conveyor.kafka.events import Consumed, Event, accepted_at, event_from, event_log_fields, where
+from conveyor.kafka.events import Consumed, Event, accepted_at, event_from, event_log_fields
 from conveyor.kafka.headers import failure_headers, header_text
 from conveyor.kafka.identity import KafkaHeaders, ce_type, child_traceparent, cloudevent_headers
-from conveyor.processors.completion import until_done
 from conveyor.processors.exceptions import OutcomeUnknownError, PoisonError
-from conveyor.processors.handler import Handler, HandlerContext, Output, Processed
+from conveyor.processors.handler import (
+    Handler,
+    HandlerContext,
+    Output,
+    Processed,
+    Progress,
+    RunningJob,
+)
 from conveyor.processors.outbox import OutboxRecord
+from conveyor.processors.running import HandlerCall
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder
 from conveyor.store import JobRecord, JobStatus
@@ -86,10 +93,17 @@ class StreamProcessor:
         decoder: AvroDecoder,
         encoders: dict[str, AvroEncoder],
         observers: Sequence[BatchObserver] = (),
+        *,
+        call: HandlerCall | None = None,
+        report: Callable[[str, Progress], None] = lambda _event_id, _progress: None,
     ) -> None:
         self.context = context
         self._stream = context.stream
         self._handler = handler
+        self._call_handler = call or HandlerCall(handler, context.stream.concurrency)
+        self._report = report
+        timeout_ms = context.stream.timeout_ms
+        self._timeout = timeout_ms / 1000 if timeout_ms else None
         self._decoder = decoder
         self._encoders = encoders
         self._observers = tuple(observers)
@@ -101,89 +115,34 @@ class StreamProcessor:
         }
 
     def close(self) -> None:
+        self._call_handler.close()
         self._handler.close()
 
-    async def process(self, batch: Sequence[Consumed]) -> None:
-        """Settle every record of ``batch``; returns only once they are all settled."""
+    def decode(self, record: Consumed) -> tuple[Event, DecodeError | None]:
+        """The event ``record`` carries, and why it could not be decoded (dead-lettered)."""
+        try:
+            return event_from(record, self._decoder.decode(record.value)), None
+        except DecodeError as exc:
+            return event_from(record, None), exc
 
-        def complain(exc: Exception, delay: float) -> None:
-            log.error(
-                "batch not settled; trying again stream=%s records=%d first=%s "
-                "retry_in=%.1fs error=%r",
-                self._stream.name,
-                len(batch),
-                where(batch[0].topic, batch[0].partition, batch[0].offset),
-                delay,
-                exc,
-                extra={
-                    "topic": batch[0].topic,
-                    "partition": batch[0].partition,
-                    "offset": batch[0].offset,
-                },
-            )
-
-        await until_done(lambda: self._process(batch), _INFRA_BACKOFF, complain)
-
-    async def _process(self, batch: Sequence[Consumed]) -> None:
-        began = time.time_ns()
-        outcomes: list[Outcome] = []
-        events: dict[str, Event] = {}
-        undecodable: dict[str, DecodeError] = {}
-        for record in batch:
-            try:
-                value, error = self._decoder.decode(record.value), None
-            except DecodeError as exc:
-                value, error = None, exc
-            event = event_from(record, value)
-            # A retried POST can put one event on the topic twice: the first copy counts.
-            if event.event_id not in events:
-                events[event.event_id] = event
-                if error is not None:
-                    undecodable[event.event_id] = error
-        claimed = await asyncio.to_thread(self._claim, list(events.values()))
-        for event in events.values():
-            if event.event_id in claimed.copies:
-                log.warning(
-                    "event not applied: its event_id belongs to a job of stream %s "
-                    "event_id=%s at=%s",
-                    claimed.copies[event.event_id],
-                    event.event_id,
-                    event.where,
-                    extra=event_log_fields(event),
-                )
-            if event.event_id not in claimed.fresh:
-                continue
-            if (error := undecodable.get(event.event_id)) is not None:
-                outcomes.append(
-                    Outcome(event, JobStatus.DEAD_LETTERED, event.attempts + 1, error=error)
-                )
-                continue
-            handled = time.time_ns()
-            outcome = await self._attempt(event)
-            outcome.began_ns, outcome.ended_ns = handled, time.time_ns()
-            outcomes.append(outcome)
-        settle_began = time.time_ns()
-        moved = await asyncio.to_thread(self._settle, outcomes) if outcomes else set()
-        settled = SettledBatch(
-            self._stream.name,
-            len(batch),
-            events,
-            claimed.fresh,
-            outcomes,
-            moved,
-            began,
-            settle_began,
-            time.time_ns(),
-        )
+    def observe(self, settled: SettledBatch) -> None:
         for observe in self._observers:
             observe(settled)
+
+    async def attempt(self, event: Event) -> Outcome:
+        """Run the handler on ``event``, retrying in place on a strict stream; the outcome
+        to settle. Each try is bounded by the stream's ``timeout``."""
+        began = time.time_ns()
+        outcome = await self._attempt(event)
+        outcome.began_ns, outcome.ended_ns = began, time.time_ns()
+        return outcome
 
     async def _attempt(self, event: Event) -> Outcome:
         attempts = event.attempts
         while True:
             attempts += 1
             try:
-                processed = await self._handler.process(event)
+                processed = await self._call(event)
                 return Outcome(event, JobStatus.SUCCEEDED, attempts, processed=processed)
             except asyncio.CancelledError:
                 raise
@@ -211,7 +170,16 @@ class StreamProcessor:
                 )
                 await asyncio.sleep(delay)
 
-    def _claim(self, events: list[Event]) -> Claim:
+    async def _call(self, event: Event) -> Processed:
+        job = RunningJob(event.event_id, self._report)
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._call_handler(event, job)
+        except TimeoutError as exc:
+            job.stop.set()
+            raise TimeoutError(f"the job ran past its timeout of {self._timeout} s") from exc
+
+    def claim(self, events: list[Event]) -> Claim:
         """Claim the events' jobs, in a transaction of its own: it commits before any of
         their handlers starts an effect (see ``store/results.py``)."""
         if not events:
@@ -223,7 +191,7 @@ class StreamProcessor:
                 [self._job(event, JobStatus.PROCESSING, event.attempts, now) for event in events],
             )
 
-    def _settle(self, outcomes: list[Outcome]) -> set[str]:
+    def settle(self, outcomes: list[Outcome]) -> set[str]:
         """Settle ``outcomes`` in one transaction; returns the event ids whose jobs moved."""
         now = datetime.now(UTC)
         jobs = [

@@ -79,7 +79,7 @@ def test_records_queued_or_gathered_for_a_level_count_as_its_work() -> None:
     levels = gate()
     stream = _Stream()
     high = levels.turns[0]
-    high.watch(stream)
+    high.watch(stream, lambda: False)
 
     stream.channel.queue.size = 3
     assert levels.busy_above(1)
@@ -157,3 +157,12 @@ def test_a_poll_asks_each_streams_levels_in_turn_highest_first_with_other_topics
         [low],
     ]
     assert poll_order([TP(high, 0)], ranks) == [{TP(high, 0)}]
+
+
+def test_jobs_a_level_handed_over_and_still_running_count_as_its_work() -> None:
+    levels = gate()
+    running = [True]
+    levels.turns[0].watch(_Stream(), lambda: running[0])
+    assert levels.busy_above(1)
+    running[0] = False
+    assert not levels.busy_above(1)

@@ -1,0 +1,330 @@
+"""One stream's jobs in one worker: many at once, each settled behind the gate, offsets
+committed only below the oldest job not settled.
+
+The agent hands each record over (:meth:`Engine.accept`) and goes on at once; the
+engine does the rest in three steps, each batched by what piled up while the step
+before was busy, so a busy stream pays one result-store statement for many records:
+
+1. *claim*: the records that arrived are decoded and their jobs claimed in one
+   transaction, committed before any handler starts (``store/results.py``); a record
+   whose job is final (a redelivery) or another stream's (a copy) is settled at once;
+2. *run*: each claimed job runs as a task of its own (its handler on the loop, in a
+   thread or in a process: ``processors/running.py``), up to the stream's
+   ``concurrency``; on a strict stream a key's next job starts when the one before it
+   settled (``processors/inflight.py``);
+3. *settle*: the outcomes that finished are settled in one transaction, the same as a
+   batch's were (only jobs not final yet move, and only those have effects).
+
+A record is released to Faust (acked) only once it and every record delivered before it
+on its partition are settled, so Faust's committed offset never passes a job that is
+still running, and a crash redelivers only what was not settled. When the stream holds
+``concurrency`` records the agent waits for room: its records pile up in Faust's buffer
+and Faust stops fetching the stream's partitions, while its poll (and so the group's
+heartbeat and ``max.poll.interval``) goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+
+from conveyor.common.backoff import Backoff
+from conveyor.kafka.events import Consumed, Event, event_log_fields
+from conveyor.processors.completion import until_done
+from conveyor.processors.inflight import Held, InFlight, Partition
+from conveyor.processors.stream_processor import Outcome, SettledBatch, StreamProcessor
+from conveyor.schemas.exceptions import DecodeError
+from conveyor.store import JobStatus
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+
+# Waits between tries of a claim or a settle the result store could not take: an outage
+# holds the stream, it never dead-letters good events.
+_INFRA_BACKOFF = Backoff(base=0.5, cap=30.0)
+
+# Records claimed per transaction at most: a claim of a whole buffer at start-up would
+# hold the store's write lock for longer than the jobs it lets start.
+_CLAIM_BATCH = 500
+
+
+class _Batch:
+    """Records handed over together whose caller waits until all of them settled."""
+
+    def __init__(self, size: int) -> None:
+        self._left = size
+        self.settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not size:
+            self.settled.set_result(None)
+
+    def one_settled(self) -> None:
+        self._left -= 1
+        if not self._left and not self.settled.done():
+            self.settled.set_result(None)
+
+
+@dataclass(eq=False)
+class _Job:
+    record: Consumed
+    ack: Callable[[], object] | None  # releases the record to Faust
+    batch: _Batch | None
+    event: Event | None = None
+    error: DecodeError | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Engine:
+    """The jobs of one stream in this worker (see the module's docstring)."""
+
+    def __init__(self, processor: StreamProcessor) -> None:
+        self.processor = processor
+        stream = processor.context.stream
+        self._name = stream.name
+        self._limit = stream.concurrency
+        self._book: InFlight[_Job] = InFlight(by_key=stream.ordering == "strict")
+        self._arrived: list[Held[_Job]] = []
+        self._finished: list[tuple[Held[_Job], Outcome]] = []
+        self._running: dict[str, Held[_Job]] = {}
+        self._wake_claim = asyncio.Event()
+        self._wake_settle = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._progressed = asyncio.Event()  # set whenever a record settles
+        self._steps: list[asyncio.Task[None]] = []
+
+    def __len__(self) -> int:
+        """Records held: handed over and not yet released."""
+        return len(self._book)
+
+    def running(self) -> dict[str, Held[_Job]]:
+        """The jobs whose handlers run now, by event id."""
+        return self._running
+
+    def held_on(self, topics: Collection[str]) -> bool:
+        """Whether any record of ``topics`` is held (priority levels weigh this)."""
+        return any(h.tp[0] in topics for h in self._book.unsettled())
+
+    def accept(self, record: Consumed, ack: Callable[[], object]) -> None:
+        """Take ``record``; ``ack()`` is called once it may be committed."""
+        self._add(record, ack, None)
+
+    async def room(self) -> None:
+        """Return when the stream holds fewer records than its ``concurrency``."""
+        await self._room.wait()
+
+    async def process(self, batch: Sequence[Consumed]) -> None:
+        """Run ``batch`` like any other records, and return once each of them settled
+        (for agents that hold their batch: retry and delay tiers, lower priority levels)."""
+        waiter = _Batch(len(batch))
+        for record in batch:
+            self._add(record, None, waiter)
+        await waiter.settled
+
+    async def stop(self, partitions: Collection[Partition] | None, grace: float) -> None:
+        """Give up ``partitions`` (all, if None): their jobs may finish within ``grace``
+        seconds; the rest are stopped and forgotten, for the partitions' next owner to
+        do again (they applied nothing). Jobs of a caller waiting on its batch are waited
+        for, as that caller would acknowledge them unsettled."""
+
+        def mine(held: Held[_Job]) -> bool:
+            return partitions is None or held.tp in partitions
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._until(
+                    lambda: not any(mine(h) and not h.item.batch for h in self._book.unsettled())
+                )
+        tps = {h.tp for h in self._book.unsettled() if mine(h) and h.item.batch is None}
+        dropped = self._book.forget(tps)
+        for held in dropped:
+            task = held.item.task
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(h.item.task for h in dropped if h.item.task), return_exceptions=True)
+        await self._until(
+            lambda: not self._finished and not any(mine(h) for h in self._book.unsettled())
+        )
+        if dropped:
+            log.warning(
+                "jobs stopped unsettled; the partitions' next owner runs them again "
+                "stream=%s jobs=%d",
+                self._name,
+                len(dropped),
+            )
+
+    async def _until(self, done: Callable[[], bool]) -> None:
+        while not done():
+            self._progressed.clear()
+            await self._progressed.wait()
+
+    def close(self) -> None:
+        for step in self._steps:
+            step.cancel()
+
+    def _add(
+        self, record: Consumed, ack: Callable[[], object] | None, batch: _Batch | None
+    ) -> None:
+        if not self._steps:
+            self._steps = [
+                asyncio.create_task(self._claim_step(), name=f"conveyor-claim-{self._name}"),
+                asyncio.create_task(self._settle_step(), name=f"conveyor-settle-{self._name}"),
+            ]
+        held = self._book.add(
+            (record.topic, record.partition), record.offset, record.key, _Job(record, ack, batch)
+        )
+        self._arrived.append(held)
+        self._wake_claim.set()
+        if len(self._book) >= self._limit:
+            self._room.clear()
+
+    async def _claim_step(self) -> None:
+        while True:
+            await self._wake_claim.wait()
+            self._wake_claim.clear()
+            while self._arrived:
+                arrived = self._arrived[:_CLAIM_BATCH]
+                del self._arrived[:_CLAIM_BATCH]
+                await self._claim(arrived)
+
+    async def _claim(self, arrived: list[Held[_Job]]) -> None:
+        began = time.time_ns()
+        first: dict[str, Held[_Job]] = {}
+        for held in arrived:
+            job = held.item
+            job.event, job.error = self.processor.decode(job.record)
+            # A second copy of an event (a retried POST, or one still running here after a
+            # rebalance handed its partition back) is settled by the first.
+            if job.event.event_id not in self._running:
+                first.setdefault(job.event.event_id, held)
+        events = [h.item.event for h in first.values() if h.item.event is not None]
+
+        def complain(exc: Exception, delay: float) -> None:
+            log.error(
+                "jobs not claimed; trying again stream=%s records=%d retry_in=%.1fs error=%r",
+                self._name,
+                len(events),
+                delay,
+                exc,
+            )
+
+        claimed = await until_done(
+            lambda: asyncio.to_thread(self.processor.claim, events), _INFRA_BACKOFF, complain
+        )
+        skipped: list[Held[_Job]] = []
+        for held in arrived:
+            job = held.item
+            assert job.event is not None
+            event_id = job.event.event_id
+            if event_id in claimed.copies:
+                log.warning(
+                    "event not applied: its event_id belongs to a job of stream %s "
+                    "event_id=%s at=%s",
+                    claimed.copies[event_id],
+                    event_id,
+                    job.event.where,
+                    extra=event_log_fields(job.event),
+                )
+            if first.get(event_id) is not held or event_id not in claimed.fresh:
+                skipped.append(held)
+            elif job.error is not None:
+                outcome = Outcome(
+                    job.event, JobStatus.DEAD_LETTERED, job.event.attempts + 1, error=job.error
+                )
+                self._finish(held, outcome)
+            elif self._book.start(held):
+                self._run(held)
+        if skipped:
+            now = time.time_ns()
+            self.processor.observe(
+                SettledBatch(
+                    self._name,
+                    len(skipped),
+                    {h.item.event.event_id: h.item.event for h in skipped if h.item.event},
+                    set(),
+                    [],
+                    set(),
+                    began,
+                    now,
+                    now,
+                )
+            )
+            for held in skipped:
+                self._settled(held)
+
+    def _run(self, held: Held[_Job]) -> None:
+        job = held.item
+        assert job.event is not None
+        self._running[job.event.event_id] = held
+        job.task = asyncio.create_task(self._work(held))
+
+    async def _work(self, held: Held[_Job]) -> None:
+        event = held.item.event
+        assert event is not None
+        self._finish(held, await self.processor.attempt(event))
+
+    def _finish(self, held: Held[_Job], outcome: Outcome) -> None:
+        self._finished.append((held, outcome))
+        self._wake_settle.set()
+
+    async def _settle_step(self) -> None:
+        while True:
+            await self._wake_settle.wait()
+            self._wake_settle.clear()
+            finished, self._finished = self._finished, []
+            if finished:
+                await self._settle(finished)
+
+    async def _settle(self, finished: list[tuple[Held[_Job], Outcome]]) -> None:
+        outcomes = [outcome for _, outcome in finished]
+
+        def complain(exc: Exception, delay: float) -> None:
+            log.error(
+                "jobs not settled; trying again stream=%s jobs=%d retry_in=%.1fs error=%r",
+                self._name,
+                len(outcomes),
+                delay,
+                exc,
+            )
+
+        began = min(o.began_ns or time.time_ns() for o in outcomes)
+        settle_began = time.time_ns()
+        moved = await until_done(
+            lambda: asyncio.to_thread(self.processor.settle, outcomes), _INFRA_BACKOFF, complain
+        )
+        events = {o.event.event_id: o.event for o in outcomes}
+        self.processor.observe(
+            SettledBatch(
+                self._name,
+                len(outcomes),
+                events,
+                set(events),
+                outcomes,
+                moved,
+                began,
+                settle_began,
+                time.time_ns(),
+            )
+        )
+        for held, _ in finished:
+            self._settled(held)
+
+    def _settled(self, held: Held[_Job]) -> None:
+        job = held.item
+        if job.event is not None and self._running.get(job.event.event_id) is held:
+            del self._running[job.event.event_id]
+        released, following = self._book.settle(held)
+        if job.batch is not None:
+            job.batch.one_settled()
+        for done in released:
+            if done.item.ack is not None:
+                done.item.ack()
+        if following is not None:
+            self._run(following)
+        if len(self._book) < self._limit:
+            self._room.set()
+        self._progressed.set()
