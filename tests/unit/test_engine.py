@@ -1,0 +1,140 @@
+"""The engine with a stand-in processor: jobs run at once, acks follow delivery order,
+a strict stream runs one key at a time, and a job already final never runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from functools import partial
+from typing import cast
+
+from conveyor.config.streams import parse_stream
+from conveyor.kafka.events import Consumed, Event, event_from
+from conveyor.processors.engine import Engine
+from conveyor.processors.stream_processor import Outcome, SettledBatch, StreamProcessor
+from conveyor.schemas.exceptions import DecodeError
+from conveyor.store import JobStatus
+from conveyor.store.results import Claim
+
+
+class _Processor:
+    """Decodes a record's value as its event id; each job waits for its gate to open."""
+
+    def __init__(self, ordering: str, done: set[str] | None = None) -> None:
+        stream = parse_stream(
+            "things",
+            {"schema": "notifications.avsc", "key": "recipient", "ordering": ordering},
+        )
+        self.context = type("Context", (), {"stream": stream})()
+        self.gates: dict[str, asyncio.Event] = {}
+        self.started: list[str] = []
+        self.settled: list[str] = []
+        self.done = done or set()
+
+    def decode(self, record: Consumed) -> tuple[Event, DecodeError | None]:
+        assert record.value is not None
+        value = {"event_id": record.value.decode()}
+        return event_from(record, value), None
+
+    def claim(self, events: list[Event]) -> Claim:
+        return Claim({e.event_id for e in events if e.event_id not in self.done}, {})
+
+    async def attempt(self, event: Event) -> Outcome:
+        self.started.append(event.event_id)
+        await self.gates.setdefault(event.event_id, asyncio.Event()).wait()
+        return Outcome(event, JobStatus.SUCCEEDED, 1)
+
+    def settle(self, outcomes: list[Outcome]) -> set[str]:
+        self.settled += [o.event.event_id for o in outcomes]
+        return {o.event.event_id for o in outcomes}
+
+    def observe(self, settled: SettledBatch) -> None:
+        pass
+
+    def open(self, event_id: str) -> None:
+        self.gates.setdefault(event_id, asyncio.Event()).set()
+
+
+def _record(offset: int, key: str, event_id: str) -> Consumed:
+    return Consumed("things", 0, offset, key.encode(), event_id.encode(), [], 0.0)
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    """Let the engine's tasks run until ``check()`` holds (a deadline, as every wait)."""
+    async with asyncio.timeout(5):
+        while not check():  # noqa: ASYNC110 - the engine's tasks move on only as this yields
+            await asyncio.sleep(0)
+
+
+def _engine(processor: _Processor) -> Engine:
+    return Engine(cast(StreamProcessor, processor))
+
+
+def test_jobs_run_together_and_acks_follow_delivery_order() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed")
+        engine = _engine(processor)
+        acked: list[int] = []
+        for offset in range(3):
+            engine.accept(_record(offset, "k", f"e{offset}"), partial(acked.append, offset))
+        await _until(lambda: len(processor.started) == 3)  # all three run at once
+        processor.open("e2")
+        processor.open("e1")
+        await _until(lambda: len(processor.settled) == 2)
+        assert acked == []  # e0 still runs: nothing past it may be committed
+        processor.open("e0")
+        await _until(lambda: acked == [0, 1, 2])
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_strict_stream_runs_one_key_at_a_time_and_other_keys_meanwhile() -> None:
+    async def story() -> None:
+        processor = _Processor("strict")
+        engine = _engine(processor)
+        for offset, (key, event_id) in enumerate([("a", "a1"), ("a", "a2"), ("b", "b1")]):
+            engine.accept(_record(offset, key, event_id), lambda: None)
+        await _until(lambda: sorted(processor.started) == ["a1", "b1"])
+        processor.open("b1")
+        await _until(lambda: processor.settled == ["b1"])
+        assert "a2" not in processor.started
+        processor.open("a1")
+        await _until(lambda: "a2" in processor.started)
+        processor.open("a2")
+        await _until(lambda: len(processor.settled) == 3)
+        assert processor.settled == ["b1", "a1", "a2"]
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_job_already_final_is_acked_without_running() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed", done={"old"})
+        engine = _engine(processor)
+        acked: list[int] = []
+        engine.accept(_record(0, "k", "old"), lambda: acked.append(0))
+        await _until(lambda: acked == [0])
+        assert processor.started == []
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_stopping_gives_up_jobs_past_the_grace_unsettled_and_unacked() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed")
+        engine = _engine(processor)
+        acked: list[int] = []
+        engine.accept(_record(0, "k", "quick"), lambda: acked.append(0))
+        engine.accept(_record(1, "k", "stuck"), lambda: acked.append(1))
+        await _until(lambda: len(processor.started) == 2)
+        processor.open("quick")
+        await engine.stop(None, grace=0.05)
+        assert processor.settled == ["quick"]
+        assert acked == [0]
+        assert len(engine) == 0
+        engine.close()
+
+    asyncio.run(story())
