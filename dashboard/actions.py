@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import html
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from conveyor.dashboard.access import COOKIE, Viewer
@@ -39,10 +40,11 @@ def add_actions(router: APIRouter, dash: Dashboard) -> None:
         return dash.templates.TemplateResponse(request, "login.html", context)
 
     @router.post("/login")
-    async def login(key: Annotated[str, Form()]) -> Response:
-        dash.check(key.strip())  # the API's 401 for a key it does not know
+    async def login(request: Request) -> Response:
+        key = (await _form(request)).get("key", [""])[0].strip()
+        dash.check(key or None)  # the API's 401 for a key it does not know
         response = RedirectResponse(prefix, status_code=303)
-        response.set_cookie(COOKIE, key.strip(), path=prefix, httponly=True, samesite="strict")
+        response.set_cookie(COOKIE, key, path=prefix, httponly=True, samesite="strict")
         return response
 
     @router.post("/logout")
@@ -52,20 +54,15 @@ def add_actions(router: APIRouter, dash: Dashboard) -> None:
         return response
 
     @router.post("/dead-letters/{stream}/redrive", response_class=HTMLResponse)
-    async def redrive_letters(
-        request: Request,
-        stream: str,
-        event_id: Annotated[list[str] | None, Form()] = None,
-        error: Annotated[str, Form()] = "",
-    ) -> Response:
+    async def redrive_letters(request: Request, stream: str) -> Response:
         """Redrive the dead letters of the ids given, or of an error type (the group)."""
         viewer = operator(request)
         declared = dash.settings.streams.get(stream)
         if declared is None:
             raise HTTPException(404, f"no stream {stream!r}")
+        form = await _form(request)
         selection = Selection(
-            errors=frozenset([error]) if error else frozenset(),
-            event_ids=frozenset(event_id or ()),
+            errors=frozenset(form.get("error", ())), event_ids=frozenset(form.get("event_id", ()))
         )
         if selection.empty:
             raise HTTPException(422, "choose dead letters: tick some, or redrive a group")
@@ -89,3 +86,9 @@ def add_actions(router: APIRouter, dash: Dashboard) -> None:
         status = await dash.cancel(event_id)
         shown = html.escape(status)
         return HTMLResponse(f"<span class='status {shown}'>{shown}</span>")
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The form htmx and the login page post (urlencoded): parsed here rather than by
+    FastAPI's ``Form``, which would need python-multipart for these few fields."""
+    return parse_qs((await request.body()).decode())
