@@ -44,7 +44,7 @@ def _fill(store: JobStore, jobs: int) -> list[str]:
     rng = random.Random(19)  # noqa: S311 - sample data, not secrets
     start = datetime.now(UTC) - timedelta(days=1)
     statuses = list(JobStatus)
-    ids = []
+    ids: list[str] = []
     for first in range(0, jobs, _BATCH):
         batch = []
         for n in range(first, min(first + _BATCH, jobs)):
