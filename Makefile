@@ -29,7 +29,8 @@ chromium:
 	    echo "no chromium: install it (Debian: apt-get install chromium) for the browser tests" >&2; \
 	  fi; }
 
-demo: install
+# The demo needs no browser: only the virtualenv.
+demo: $(BIN)/conveyor
 	$(BIN)/conveyor demo
 
 # The whole suite: lint, types, then every test (integration tests against a real
