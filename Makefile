@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test pytest lint format typecheck install clean
+.PHONY: demo test pytest lint format typecheck install chromium clean
 
 $(BIN)/conveyor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,22 @@ $(BIN)/conveyor: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(BIN)/conveyor
+install: $(BIN)/conveyor chromium
 
-demo: install
+# The dashboard's browser tests drive the system's Chromium (Playwright's own browser
+# download cannot reach its servers here): Debian's package, installed once if missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the dashboard's browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "no chromium: install it (Debian: apt-get install chromium) for the browser tests" >&2; \
+	  fi; }
+
+# The demo needs no browser: only the virtualenv.
+demo: $(BIN)/conveyor
 	$(BIN)/conveyor demo
 
 # The whole suite: lint, types, then every test (integration tests against a real

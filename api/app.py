@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,6 +26,7 @@ from conveyor.api.routes_jobs import jobs_router
 from conveyor.api.state import AppState, Running
 from conveyor.api.tracing import ApiTracing
 from conveyor.config import ApiSettings, Settings
+from conveyor.dashboard import Dashboard
 from conveyor.kafka.admin import admin_client
 from conveyor.kafka.config import producer_config
 from conveyor.ops.topics import require_topics
@@ -69,11 +70,15 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
     tracing = ApiTracing(provider.get_tracer("conveyor.api")) if provider else None
     state = AppState.from_settings(settings, tracing)
     store = JobStore(settings.database_url)
+    dashboard = Dashboard(settings, store, state.auth.check) if settings.dashboard.enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            async with _running_parts(state, store):
+            async with (
+                _running_parts(state, store),
+                dashboard.running() if dashboard else nullcontext(),
+            ):
                 yield
         finally:
             if owned is not None:
@@ -98,6 +103,8 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
     add_event_routes(app, state)
     app.include_router(jobs_router(state, store.get))
     app.include_router(health_router(state))
+    if dashboard is not None:
+        dashboard.mount(app)
     app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
     return app
 

@@ -35,9 +35,13 @@ class Authenticator:
 
     def authenticate(self, request: Request) -> ApiKey | None:
         """The caller's key (401 if missing or unknown), charged one request (429 if over)."""
+        return self.check(_presented_key(request))
+
+    def check(self, presented: str | None) -> ApiKey | None:
+        """The entry of the ``presented`` key (401 if missing or unknown), charged one
+        request (429 if over); None if no keys are configured."""
         if not self.enabled:
             return None
-        presented = _presented_key(request)
         if presented is None:
             raise UnauthorizedError("an API key is required: Authorization: Bearer <key>")
         digest = hash_key(presented)

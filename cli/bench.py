@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from conveyor.bench.dashboard import bench_dashboard
 from conveyor.bench.ingest import IngestPlan, bench_ingest
 from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
 from conveyor.bench.process import ProcessPlan, bench_process
@@ -118,6 +119,23 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
     with _stack() as running:
         figures = bench_replay(running, records, note, progress, rounds)
     _report("replay", figures, replay_table, as_json)
+
+
+@bench.command()
+@click.option("--jobs", type=click.IntRange(1_000), default=100_000, show_default=True)
+@click.option("--searches", type=click.IntRange(10), default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def dashboard(jobs: int, searches: int, as_json: bool) -> None:
+    """The dashboard's job searches (each kind, with its next page) against a store of
+    JOBS jobs: p50 and p99 in milliseconds. Needs no Kafka."""
+    figures = bench_dashboard(jobs, searches, note)
+    if as_json:
+        echo_json({"dashboard": figures})
+        return
+    click.echo(
+        f"{figures['searches']:,} searches of {jobs:,} jobs: "
+        f"p50 {figures['search_p50_ms']:.2f} ms, p99 {figures['search_p99_ms']:.2f} ms"
+    )
 
 
 @bench.command("all")

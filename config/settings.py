@@ -28,6 +28,7 @@ __all__ = [
     "ApiKey",
     "ApiSettings",
     "ClientConfig",
+    "DashboardSettings",
     "KafkaSettings",
     "RegistrySettings",
     "Settings",
@@ -105,6 +106,8 @@ class ApiKey(BaseModel):
     streams: tuple[str, ...] = ("*",)
     rate_per_second: float = Field(default=200.0, gt=0)
     burst: int = Field(default=400, gt=0)
+    # May act in the dashboard (redrive dead letters, cancel jobs); every valid key may look.
+    operator: bool = False
 
     def may_post_to(self, stream: str) -> bool:
         return "*" in self.streams or stream in self.streams
@@ -125,6 +128,18 @@ class ApiSettings(BaseModel):
     lag_interval_seconds: float = Field(default=1.0, gt=0)
     # Events the producer may hold unacknowledged before the API answers 503.
     max_in_flight: int = Field(default=50_000, gt=0)
+
+
+class DashboardSettings(BaseModel):
+    """The operator's web dashboard, which the API serves under ``/ui``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    # Lag is sampled in the API process for the dashboard's chart: a sample every
+    # interval, the last ``lag_samples`` kept (an hour at the defaults).
+    lag_interval_seconds: float = Field(default=5.0, gt=0)
+    lag_samples: int = Field(default=720, gt=1)
 
 
 class WorkerSettings(BaseModel):
@@ -197,6 +212,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     schema_registry: RegistrySettings = RegistrySettings()
     api: ApiSettings = ApiSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     workers: WorkerSettings = WorkerSettings()
     smtp: SmtpSettings = SmtpSettings()
     telemetry: TelemetrySettings = TelemetrySettings()

@@ -88,18 +88,23 @@ def read_dead_letters(
     ranges = resolve_ranges(admin_client(settings.kafka), topic, since=since, until=until)
     decoder = _Decoder(settings, stream) if decode else None
     letters = []
-    for consumed, millis in read_topic(settings, ranges):
-        value = decoder.decode(consumed.value) if decoder else None
-        letters.append(
-            DeadLetter(
-                topic,
-                consumed.partition,
-                consumed.offset,
-                millis,
-                event_from(consumed, value),
-                value,
+    try:
+        for consumed, millis in read_topic(settings, ranges):
+            value = decoder.decode(consumed.value) if decoder else None
+            letters.append(
+                DeadLetter(
+                    topic,
+                    consumed.partition,
+                    consumed.offset,
+                    millis,
+                    event_from(consumed, value),
+                    value,
+                )
             )
-        )
+    finally:
+        # A long-lived caller (the dashboard, in the API) would leak its connections.
+        if decoder is not None:
+            decoder.close()
     return letters
 
 
@@ -126,8 +131,12 @@ class _Decoder:
     """The stream's values decoded where they can be: poison often is not Avro at all."""
 
     def __init__(self, settings: Settings, stream: StreamDeclaration) -> None:
-        self._decoder = AvroDecoder(stream.avro_schema, registry_client(settings.schema_registry))
+        self._registry = registry_client(settings.schema_registry)
+        self._decoder = AvroDecoder(stream.avro_schema, self._registry)
         self._warned = False
+
+    def close(self) -> None:
+        self._registry.close()
 
     def decode(self, value: bytes | None) -> dict[str, Any] | None:
         try:

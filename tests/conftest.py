@@ -27,6 +27,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="run the chaos harness at full size: 100,000 events, the whole fault schedule",
     )
+    parser.addoption(
+        "--screenshots",
+        metavar="DIR",
+        default=None,
+        help="where the dashboard's browser test saves a PNG of each page (docs/dashboard)",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -8,16 +8,13 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import ClassVar
-
-from aiosmtpd.handlers import Mailbox
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from conveyor.config import Settings
 from conveyor.infra.services import service_env
 from conveyor.processors.pipeline.notifications import message_id
 from support.cli import conveyor
 from support.events import send_poisoned_orders
+from support.mail import FlakyMailbox
 from support.waiting import wait_for
 from support.workers import Pipeline, job_statuses, outbox_size
 
@@ -79,25 +76,6 @@ def test_dlq_list_counts_dead_letters_by_error_type_and_show_prints_them_decoded
     assert all(d["value"] is None and d["error"]["type"] == "DecodeError" for d in undecodable)
     assert readable.returncode == 0, readable.stderr
     assert "2 of 14 dead letters in" in readable.stdout
-
-
-class FlakyMailbox(Mailbox):
-    """Refuses every recipient for good (550) while ``broken``: the fault to fix."""
-
-    broken: ClassVar[bool] = True
-
-    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        if self.broken:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
 
 
 def test_a_redrive_after_the_fault_is_fixed_succeeds_once_each_and_a_second_moves_nothing(

@@ -19,6 +19,7 @@ FLOORS: list[set[str]] = [
     {"kafka"},
     {"monitoring", "infra"},
     {"producers", "ops", "processors", "client"},
+    {"dashboard"},
     {"api", "bench"},
     {"cli"},
 ]
