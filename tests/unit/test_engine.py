@@ -20,10 +20,15 @@ from conveyor.store.results import Claim
 class _Processor:
     """Decodes a record's value as its event id; each job waits for its gate to open."""
 
-    def __init__(self, ordering: str, done: set[str] | None = None) -> None:
+    def __init__(self, ordering: str, done: set[str] | None = None, concurrency: int = 100) -> None:
         stream = parse_stream(
             "things",
-            {"schema": "notifications.avsc", "key": "recipient", "ordering": ordering},
+            {
+                "schema": "notifications.avsc",
+                "key": "recipient",
+                "ordering": ordering,
+                "concurrency": concurrency,
+            },
         )
         self.context = type("Context", (), {"stream": stream})()
         self.gates: dict[str, asyncio.Event] = {}
@@ -55,8 +60,8 @@ class _Processor:
         self.gates.setdefault(event_id, asyncio.Event()).set()
 
 
-def _record(offset: int, key: str, event_id: str) -> Consumed:
-    return Consumed("things", 0, offset, key.encode(), event_id.encode(), [], 0.0)
+def _record(offset: int, key: str, event_id: str, partition: int = 0) -> Consumed:
+    return Consumed("things", partition, offset, key.encode(), event_id.encode(), [], 0.0)
 
 
 async def _until(check: Callable[[], bool]) -> None:
@@ -135,6 +140,42 @@ def test_stopping_gives_up_jobs_past_the_grace_unsettled_and_unacked() -> None:
         assert processor.settled == ["quick"]
         assert acked == [0]
         assert len(engine) == 0
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_no_more_jobs_run_at_once_than_the_streams_concurrency() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed", concurrency=2)
+        engine = _engine(processor)
+        for offset in range(4):
+            engine.accept(_record(offset, "k", f"e{offset}"), lambda: None)
+        await _until(lambda: processor.started == ["e0", "e1"])
+        processor.open("e1")
+        await _until(lambda: processor.started == ["e0", "e1", "e2"])
+        for event_id in ("e0", "e2", "e3"):
+            processor.open(event_id)
+        await _until(lambda: len(processor.settled) == 4)
+        assert processor.started == ["e0", "e1", "e2", "e3"]
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_partition_given_up_and_given_back_runs_its_records_again() -> None:
+    async def story() -> None:
+        processor = _Processor("strict")
+        engine = _engine(processor)
+        engine.accept(_record(0, "k", "job", partition=1), lambda: None)
+        await _until(lambda: processor.started == ["job"])
+        await engine.stop({("things", 1)}, grace=0.01)
+        acked: list[int] = []
+        engine.accept(_record(0, "k", "job", partition=1), lambda: acked.append(0))
+        await _until(lambda: processor.started == ["job", "job"])
+        processor.open("job")
+        await _until(lambda: acked == [0])
+        assert processor.settled == ["job"]
         engine.close()
 
     asyncio.run(story())
