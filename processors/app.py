@@ -30,6 +30,8 @@ from conveyor.processors.engine import Engine
 from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.priorities import PriorityGate, Turns, level_ranks
+from conveyor.processors.process_pool import ProcessPool, pool_size
+from conveyor.processors.running import HandlerCall
 from conveyor.processors.schedules import Scheduler, leader_schedules
 from conveyor.processors.stream_processor import BatchObserver, StreamProcessor
 from conveyor.processors.telemetry import WorkerTelemetry
@@ -156,15 +158,22 @@ def _processor(
     registry: Any,
     observers: list[BatchObserver],
 ) -> StreamProcessor:
-    assert stream.handler is not None
+    handler_path = stream.handler
+    assert handler_path is not None
+    pool = None
+    if stream.executor == "process":
+        pool = ProcessPool(settings, stream.name, pool_size())
+        # One job per process: a job beyond would wait for a process with its clock running.
+        stream = stream.model_copy(update={"concurrency": min(stream.concurrency, pool.size)})
     context = HandlerContext(settings, stream, store)
-    handler = load_handler(stream.handler)(context)
+    handler = load_handler(handler_path)(context)
     encoders = {
         name: AvroEncoder(output.avro_schema, register_value_schema(registry, output))
         for name, output in stream.outputs.items()
     }
     decoder = AvroDecoder(stream.avro_schema, registry)
-    return StreamProcessor(context, handler, decoder, encoders, observers)
+    call = HandlerCall(handler, stream.concurrency, pool)
+    return StreamProcessor(context, handler, decoder, encoders, observers, call=call)
 
 
 def _lanes(engine: Engine) -> dict[str, tuple[Turns | None, WaitingTier | None]]:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 from conveyor.kafka.events import Event
 from conveyor.processors.handler import Handler, Processed, RunningJob, current_job
+from conveyor.processors.process_pool import ProcessPool
 
 __all__ = ["HandlerCall"]
 
@@ -33,7 +34,7 @@ class HandlerCall:
         self,
         handler: Handler,
         threads: int,
-        in_process: Callable[[Event, RunningJob], Awaitable[Processed]] | None = None,
+        in_process: ProcessPool | None = None,
     ) -> None:
         self._handler = handler
         self._in_process = in_process
@@ -45,12 +46,14 @@ class HandlerCall:
         )
 
     def close(self) -> None:
+        if self._in_process is not None:
+            self._in_process.close()
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def __call__(self, event: Event, job: RunningJob) -> Processed:
         if self._in_process is not None:
-            return await self._in_process(event, job)
+            return await self._in_process.run(event, job)
         token = current_job.set(job)
         try:
             if self._on_loop:
