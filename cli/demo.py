@@ -1,5 +1,6 @@
 """``conveyor demo``: the whole stack, sample traffic through the API, and what came of it:
-job statuses, the enriched orders, the revenue windows and the e-mails received."""
+job statuses, the enriched orders, the revenue windows, a chart of them drawn by a report
+job, and the e-mails received."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from conveyor.config import Settings
 from conveyor.infra.mail import LocalMailServer
 from conveyor.monitoring.topic_reader import read_records
 from conveyor.processors.pipeline.notifications import message_id
-from conveyor.store import JobStore
+from conveyor.store import JobStatus, JobStore
 from conveyor.store.jobs import FINAL_STATUSES
 
 __all__ = ["demo"]
@@ -77,6 +78,8 @@ def demo(
                 click.echo(f"  {status:<14} {count:>6}")
             _show_enriched(running, set(ids["orders"]))
             _show_revenue(running, traffic["orders"])
+            with ConveyorClient(running.api_url) as client:
+                _show_report(client, store)
         finally:
             store.dispose()
         if local_mail(config):
@@ -101,6 +104,20 @@ def _settled(store: JobStore, event_ids: list[str], timeout: float = 120.0) -> C
             if settled == len(event_ids) or time.monotonic() > deadline:
                 return statuses
             time.sleep(0.2)
+
+
+def _show_report(client: ConveyorClient, store: JobStore) -> None:
+    """One report request, after the orders settled so that their windows are drawn."""
+    receipts = [r for batch in client.send("reports", [{"requester": "demo"}]) for r in batch]
+    event_id = receipts[0]["event_id"]
+    _settled(store, [event_id])
+    job = store.get(event_id)
+    click.echo("\nreport (the revenue windows drawn in the worker's process pool):")
+    if job is not None and job.status == JobStatus.SUCCEEDED and job.result:
+        click.echo(f"  {job.result['path']}  ({job.result['windows']} windows)")
+    else:
+        outcome = f"{job.status.value}: {job.error}" if job else "no job"
+        click.echo(f"  not drawn ({outcome})")
 
 
 def _show_enriched(config: Settings, posted: set[str]) -> None:

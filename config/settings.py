@@ -31,6 +31,7 @@ __all__ = [
     "DashboardSettings",
     "KafkaSettings",
     "RegistrySettings",
+    "ReportSettings",
     "Settings",
     "SmtpSettings",
     "TelemetrySettings",
@@ -191,6 +192,15 @@ class SmtpSettings(BaseModel):
     rate_per_second: float = Field(default=100.0, gt=0)
 
 
+class ReportSettings(BaseModel):
+    """Where the reports stream's handler writes its charts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Unset: ``reports`` under the data directory.
+    directory: Path | None = None
+
+
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "conveyor"
 
@@ -215,6 +225,7 @@ class Settings(BaseSettings):
     dashboard: DashboardSettings = DashboardSettings()
     workers: WorkerSettings = WorkerSettings()
     smtp: SmtpSettings = SmtpSettings()
+    reports: ReportSettings = ReportSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     # Local state of `conveyor broker` and `conveyor up` (broker data, pids, logs).
     data_dir: Path = Field(default_factory=_default_data_dir)

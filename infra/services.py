@@ -40,10 +40,12 @@ def http_ok(url: str) -> bool:
 
 def service_env(settings: Settings, config: Path) -> dict[str, str]:
     """The environment of a conveyor process that runs with exactly ``settings``: the
-    connections as variables, the rest (streams, API, workers, SMTP, telemetry) in the YAML file
-    ``config``, written here."""
+    connections as variables, the rest (streams, API, workers, SMTP, reports, telemetry) in
+    the YAML file ``config``, written here."""
     sections = settings.model_dump(
-        mode="json", by_alias=True, include={"streams", "api", "workers", "smtp", "telemetry"}
+        mode="json",
+        by_alias=True,
+        include={"streams", "api", "workers", "smtp", "reports", "telemetry"},
     )
     config.write_text(yaml.safe_dump(sections, sort_keys=False))
     # The YAML shows secrets masked; the collector's key rides in the child's environment.

@@ -113,5 +113,6 @@ def test_a_child_process_gets_every_connection_setting_and_its_file_no_secret(
         "api",
         "workers",
         "smtp",
+        "reports",
         "telemetry",
     }
