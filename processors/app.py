@@ -23,6 +23,7 @@ from faust.types import StreamT
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.kafka.credentials import broker_credentials
 from conveyor.kafka.events import Consumed
+from conveyor.processors.cancels import watch_cancels
 from conveyor.processors.completion import finish
 from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.delays import WaitingTier
@@ -30,6 +31,7 @@ from conveyor.processors.engine import Engine
 from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.priorities import PriorityGate, Turns, level_ranks
+from conveyor.processors.progress import ProgressWriter
 from conveyor.processors.schedules import Scheduler, leader_schedules
 from conveyor.processors.stream_processor import BatchObserver, StreamProcessor
 from conveyor.processors.telemetry import WorkerTelemetry
@@ -73,8 +75,9 @@ def build_worker(settings: Settings) -> Worker:
     registry = registry_client(settings.schema_registry)
     telemetry = WorkerTelemetry.start(settings, store.engine.dialect.name)
     observers = telemetry.observers()
+    progress = ProgressWriter(store, settings.workers.progress_interval_seconds)
     processors = [
-        _processor(settings, stream, store, registry, observers)
+        _processor(settings, stream, store, registry, observers, progress=progress)
         for stream in settings.streams.values()
         if stream.handler
     ]
@@ -135,6 +138,8 @@ def build_worker(settings: Settings) -> Worker:
             await asyncio.sleep(workers.publish_interval_seconds)
 
     app.task(publish)
+    app.task(progress.run)
+    app.task(partial(watch_cancels, engines, store, workers.cancel_poll_seconds))
     scheduler = Scheduler.build(settings, store, partial(register_value_schema, registry))
     if scheduler is not None:
         app.task(leader_schedules(app.is_leader, scheduler))
@@ -155,6 +160,8 @@ def _processor(
     store: JobStore,
     registry: Any,
     observers: list[BatchObserver],
+    *,
+    progress: ProgressWriter,
 ) -> StreamProcessor:
     assert stream.handler is not None
     context = HandlerContext(settings, stream, store)
@@ -164,7 +171,7 @@ def _processor(
         for name, output in stream.outputs.items()
     }
     decoder = AvroDecoder(stream.avro_schema, registry)
-    return StreamProcessor(context, handler, decoder, encoders, observers)
+    return StreamProcessor(context, handler, decoder, encoders, observers, report=progress.report)
 
 
 def _lanes(engine: Engine) -> dict[str, tuple[Turns | None, WaitingTier | None]]:

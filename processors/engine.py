@@ -76,6 +76,7 @@ class _Job:
     event: Event | None = None
     error: DecodeError | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    cancelled: bool = False  # cancelled through the API: settles as such when stopped
 
 
 class Engine:
@@ -104,6 +105,15 @@ class Engine:
     def running(self) -> dict[str, Held[_Job]]:
         """The jobs whose handlers run now, by event id."""
         return self._running
+
+    def cancel(self, event_id: str) -> None:
+        """Stop the handler of a job cancelled in the store (``processors/cancels.py``). It
+        settles as ``cancelled``, which moves nothing (the cancel made it final), and its
+        record is released in turn."""
+        held = self._running.get(event_id)
+        if held is not None and held.item.task is not None and not held.item.cancelled:
+            held.item.cancelled = True
+            held.item.task.cancel()
 
     def held_on(self, topics: Collection[str]) -> bool:
         """Whether any record of ``topics`` is held (priority levels weigh this)."""
@@ -265,7 +275,16 @@ class Engine:
     async def _work(self, held: Held[_Job]) -> None:
         event = held.item.event
         assert event is not None
-        self._finish(held, await self.processor.attempt(event))
+        try:
+            outcome = await self.processor.attempt(event)
+        except asyncio.CancelledError:
+            if not held.item.cancelled:
+                raise  # stopped: forgotten unsettled, for the next owner
+            this = asyncio.current_task()
+            assert this is not None
+            this.uncancel()
+            outcome = Outcome(event, JobStatus.CANCELLED, event.attempts)
+        self._finish(held, outcome)
 
     def _finish(self, held: Held[_Job], outcome: Outcome) -> None:
         self._finished.append((held, outcome))
