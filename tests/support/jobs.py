@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from conveyor.kafka.events import Event
 from conveyor.processors.handler import Handler, Processed
@@ -27,12 +28,15 @@ class Marks:
 
     def add(self, event_id: str, what: str) -> None:
         self.directory.mkdir(exist_ok=True)
-        with (self.directory / f"{event_id}.{what}").open("a") as mark:
+        with self._path(event_id, what).open("a") as mark:
             mark.write("x")
 
     def count(self, event_id: str, what: str) -> int:
-        path = self.directory / f"{event_id}.{what}"
+        path = self._path(event_id, what)
         return len(path.read_text()) if path.exists() else 0
+
+    def _path(self, event_id: str, what: str) -> Path:
+        return self.directory / f"{quote(event_id, safe='')}.{what}"  # ids may hold "/"
 
 
 def release(data_dir: Path, event_id: str) -> None:
