@@ -1,5 +1,6 @@
 """The engine with a stand-in processor: jobs run at once, acks follow delivery order,
-a strict stream runs one key at a time, and a job already final never runs."""
+a strict stream runs one key at a time, a job already final never runs, and a running
+job cancelled stops and settles as cancelled."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class _Processor:
         self.gates: dict[str, asyncio.Event] = {}
         self.started: list[str] = []
         self.settled: list[str] = []
+        self.outcomes: dict[str, JobStatus] = {}
         self.done = done or set()
 
     def decode(self, record: Consumed) -> tuple[Event, DecodeError | None]:
@@ -46,6 +48,7 @@ class _Processor:
 
     def settle(self, outcomes: list[Outcome]) -> set[str]:
         self.settled += [o.event.event_id for o in outcomes]
+        self.outcomes.update((o.event.event_id, o.status) for o in outcomes)
         return {o.event.event_id for o in outcomes}
 
     def observe(self, settled: SettledBatch) -> None:
@@ -135,6 +138,28 @@ def test_stopping_gives_up_jobs_past_the_grace_unsettled_and_unacked() -> None:
         assert processor.settled == ["quick"]
         assert acked == [0]
         assert len(engine) == 0
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_running_job_cancelled_stops_settles_as_cancelled_and_frees_its_key() -> None:
+    async def story() -> None:
+        processor = _Processor("strict")
+        engine = _engine(processor)
+        acked: list[int] = []
+        for offset, event_id in enumerate(["a1", "a2"]):
+            engine.accept(_record(offset, "a", event_id), partial(acked.append, offset))
+        await _until(lambda: processor.started == ["a1"])
+        engine.cancel("a1")
+        await _until(lambda: acked == [0])
+        assert processor.outcomes == {"a1": JobStatus.CANCELLED}
+        assert "a1" not in engine.running()
+        await _until(lambda: processor.started == ["a1", "a2"])  # the key's next one runs
+        processor.open("a2")
+        await _until(lambda: acked == [0, 1])
+        engine.cancel("a2")  # no longer running: nothing to stop
+        assert processor.outcomes["a2"] is JobStatus.SUCCEEDED
         engine.close()
 
     asyncio.run(story())
