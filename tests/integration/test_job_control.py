@@ -59,7 +59,7 @@ def _cancel(api: TestClient, event_id: str) -> Any:
 
 
 def _status_is(api: TestClient, event_id: str, status: str) -> bool:
-    return _job(api, event_id)["status"] == status
+    return bool(_job(api, event_id)["status"] == status)
 
 
 def _revenue_orders(settings: Settings) -> int:
