@@ -13,8 +13,13 @@ committed offset is not seen as one), and delivery order, not offset arithmetic,
 what holds across the gaps that transaction markers leave in a topic.
 
 On a strict stream one key's records run one at a time, in delivery order: a record
-*starts* only when the one before it of its key (and partition) has settled. Other keys
-run meanwhile, so a record that waits (a retry in place, a slow job) holds its key only.
+*starts* only when the job of the one before it of its key (and partition) has *ended*
+(:meth:`InFlight.finish`; a retry in place ends only with its last try). It need not wait
+for that outcome's settle: outcomes settle in the order their jobs ended, in one
+transaction or one after another, so a key's effects still land in delivery order, and a
+crash before the settle redoes both. (Waiting for the settle made a busy key advance one
+record per settle transaction.) Other keys run meanwhile, so a record that waits (a retry
+in place, a slow job) holds its key only.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ class Held(Generic[R]):
     key: bytes | None
     item: R
     settled: bool = False
-    queued: bool = False  # in its key's line (started, or waiting to)
+    queued: bool = False  # in its key's line (running, or waiting to)
 
 
 @dataclass(slots=True)
@@ -78,7 +83,7 @@ class InFlight(Generic[R]):
 
     def start(self, held: Held[R]) -> bool:
         """Put ``held`` in its key's line; True if it may run now, False if it waits for
-        the records of its key ahead of it (returned by :meth:`settle` when its turn comes)."""
+        the records of its key ahead of it (returned by :meth:`finish` when its turn comes)."""
         if not self._by_key:
             return True
         held.queued = True
@@ -89,21 +94,24 @@ class InFlight(Generic[R]):
         line.append(held)
         return False
 
-    def settle(self, held: Held[R]) -> tuple[list[Held[R]], Held[R] | None]:
-        """Mark ``held`` settled. Returns the records now released (its partition's head of
-        settled records, in delivery order: ack them) and the record of its key that may
-        start now, if one waited."""
+    def finish(self, held: Held[R]) -> Held[R] | None:
+        """``held``'s job ended (its outcome is to be settled): the record of its key that
+        may start now, if one waited."""
+        if not held.queued:
+            return None
+        held.queued = False
+        line = self._keys[(held.tp, held.key)]
+        line.popleft()  # a key's records start, and so end, in their line's order
+        if line:
+            return line[0]
+        del self._keys[(held.tp, held.key)]
+        return None
+
+    def settle(self, held: Held[R]) -> list[Held[R]]:
+        """Mark ``held`` settled (its job ended, or it never needed one). Returns the records
+        now released: its partition's head of settled records, in delivery order (ack them)."""
         held.settled = True
-        following = None
-        if held.queued:
-            held.queued = False
-            line = self._keys[(held.tp, held.key)]
-            line.popleft()  # a key's records start, and so settle, in their line's order
-            if line:
-                following = line[0]
-            else:
-                del self._keys[(held.tp, held.key)]
-        return self._release(held.tp), following
+        return self._release(held.tp)
 
     def forget(self, tps: Iterable[Partition]) -> list[Held[R]]:
         """Stop holding the records of ``tps`` (partitions this worker lost); returns those

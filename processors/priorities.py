@@ -123,7 +123,7 @@ class Turns:
     def watch(self, stream: Any, working: Callable[[], bool]) -> None:
         """Count the records reaching the agent's Faust ``stream``; call before iterating.
         ``working()`` tells whether jobs the agent handed over still run (the top level
-        hands records over one by one and does not wait for them). A restarted agent
+        hands records over and does not wait for them). A restarted agent
         starts counting again: what its old stream held is gone."""
         self._arrived = self._taken = 0
         self._busy = False
@@ -140,9 +140,9 @@ class Turns:
         queued = self._queue.qsize() if self._queue is not None else 0
         return self._busy or queued > 0 or self._arrived > self._taken or self._working()
 
-    def handed(self) -> None:
-        """The agent handed one record over to run on its own."""
-        self._taken += 1
+    def handed(self, count: int) -> None:
+        """The agent handed ``count`` records over to run on their own."""
+        self._taken += count
 
     def took(self, count: int) -> None:
         """The agent took a batch of ``count`` records."""

@@ -1,6 +1,6 @@
 """The engine with a stand-in processor: jobs run at once, acks follow delivery order,
-a strict stream runs one key at a time, a job already final never runs, and a running
-job cancelled stops and settles as cancelled."""
+a strict stream runs one key at a time, a job cancelled stops (or never starts), and a
+job already final never runs."""
 
 from __future__ import annotations
 
@@ -21,10 +21,15 @@ from conveyor.store.results import Claim
 class _Processor:
     """Decodes a record's value as its event id; each job waits for its gate to open."""
 
-    def __init__(self, ordering: str, done: set[str] | None = None) -> None:
+    def __init__(self, ordering: str, done: set[str] | None = None, concurrency: int = 100) -> None:
         stream = parse_stream(
             "things",
-            {"schema": "notifications.avsc", "key": "recipient", "ordering": ordering},
+            {
+                "schema": "notifications.avsc",
+                "key": "recipient",
+                "ordering": ordering,
+                "concurrency": concurrency,
+            },
         )
         self.context = type("Context", (), {"stream": stream})()
         self.gates: dict[str, asyncio.Event] = {}
@@ -58,8 +63,8 @@ class _Processor:
         self.gates.setdefault(event_id, asyncio.Event()).set()
 
 
-def _record(offset: int, key: str, event_id: str) -> Consumed:
-    return Consumed("things", 0, offset, key.encode(), event_id.encode(), [], 0.0)
+def _record(offset: int, key: str, event_id: str, partition: int = 0) -> Consumed:
+    return Consumed("things", partition, offset, key.encode(), event_id.encode(), [], 0.0)
 
 
 async def _until(check: Callable[[], bool]) -> None:
@@ -143,6 +148,42 @@ def test_stopping_gives_up_jobs_past_the_grace_unsettled_and_unacked() -> None:
     asyncio.run(story())
 
 
+def test_no_more_jobs_run_at_once_than_the_streams_concurrency() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed", concurrency=2)
+        engine = _engine(processor)
+        for offset in range(4):
+            engine.accept(_record(offset, "k", f"e{offset}"), lambda: None)
+        await _until(lambda: processor.started == ["e0", "e1"])
+        processor.open("e1")
+        await _until(lambda: processor.started == ["e0", "e1", "e2"])
+        for event_id in ("e0", "e2", "e3"):
+            processor.open(event_id)
+        await _until(lambda: len(processor.settled) == 4)
+        assert processor.started == ["e0", "e1", "e2", "e3"]
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_partition_given_up_and_given_back_runs_its_records_again() -> None:
+    async def story() -> None:
+        processor = _Processor("strict")
+        engine = _engine(processor)
+        engine.accept(_record(0, "k", "job", partition=1), lambda: None)
+        await _until(lambda: processor.started == ["job"])
+        await engine.stop({("things", 1)}, grace=0.01)
+        acked: list[int] = []
+        engine.accept(_record(0, "k", "job", partition=1), lambda: acked.append(0))
+        await _until(lambda: processor.started == ["job", "job"])
+        processor.open("job")
+        await _until(lambda: acked == [0])
+        assert processor.settled == ["job"]
+        engine.close()
+
+    asyncio.run(story())
+
+
 def test_a_running_job_cancelled_stops_settles_as_cancelled_and_frees_its_key() -> None:
     async def story() -> None:
         processor = _Processor("strict")
@@ -154,12 +195,28 @@ def test_a_running_job_cancelled_stops_settles_as_cancelled_and_frees_its_key() 
         engine.cancel("a1")
         await _until(lambda: acked == [0])
         assert processor.outcomes == {"a1": JobStatus.CANCELLED}
-        assert "a1" not in engine.running()
         await _until(lambda: processor.started == ["a1", "a2"])  # the key's next one runs
         processor.open("a2")
         await _until(lambda: acked == [0, 1])
-        engine.cancel("a2")  # no longer running: nothing to stop
         assert processor.outcomes["a2"] is JobStatus.SUCCEEDED
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_job_cancelled_while_it_waits_for_a_runner_never_starts() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed", concurrency=1)
+        engine = _engine(processor)
+        acked: list[int] = []
+        for offset, event_id in enumerate(["e1", "e2"]):
+            engine.accept(_record(offset, f"k{offset}", event_id), partial(acked.append, offset))
+        await _until(lambda: processor.started == ["e1"] and "e2" in engine.running())
+        engine.cancel("e2")
+        processor.open("e1")
+        await _until(lambda: acked == [0, 1])
+        assert processor.started == ["e1"]
+        assert processor.outcomes == {"e1": JobStatus.SUCCEEDED, "e2": JobStatus.CANCELLED}
         engine.close()
 
     asyncio.run(story())
