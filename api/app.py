@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.trace import TracerProvider
 
 from conveyor import __version__
+from conveyor.api.cancel import JobCanceller
 from conveyor.api.exceptions import ApiError, UnsafeBindError
 from conveyor.api.ingest import Ingestor
 from conveyor.api.jobwriter import JobWriter
@@ -70,7 +71,12 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
     tracing = ApiTracing(provider.get_tracer("conveyor.api")) if provider else None
     state = AppState.from_settings(settings, tracing)
     store = JobStore(settings.database_url)
-    dashboard = Dashboard(settings, store, state.auth.check) if settings.dashboard.enabled else None
+    cancel = JobCanceller(state, store)
+    dashboard = (
+        Dashboard(settings, store, state.auth.check, cancel.status_after)
+        if settings.dashboard.enabled
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,7 +107,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
     )
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     add_event_routes(app, state)
-    app.include_router(jobs_router(state, store.get))
+    app.include_router(jobs_router(state, store.get, cancel))
     app.include_router(health_router(state))
     if dashboard is not None:
         dashboard.mount(app)

@@ -9,6 +9,7 @@ from conveyor.exceptions import ConveyorError
 
 __all__ = [
     "ApiError",
+    "ConflictError",
     "ForbiddenError",
     "InvalidEventsError",
     "NotFoundError",
@@ -48,6 +49,16 @@ class UnsupportedMediaTypeError(ApiError):
 
 class NotFoundError(ApiError):
     status = 404
+
+
+class ConflictError(ApiError):
+    """409: the job is past what was asked of it; ``status`` is the one it is in."""
+
+    status = 409
+
+    def __init__(self, message: str, job_status: str) -> None:
+        super().__init__({"message": message, "status": job_status})
+        self.job_status = job_status
 
 
 class UnauthorizedError(ApiError):

@@ -35,6 +35,13 @@ class JobWriter:
     def pending(self, event_id: str) -> JobRecord | None:
         return self._pending.get(event_id)
 
+    async def write_now(self, event_id: str) -> None:
+        """Write ``event_id``'s pending row at once, for what must act on the row (a cancel)."""
+        record = self._pending.get(event_id)
+        if record is not None:
+            await asyncio.to_thread(self._store.record_queued, [record])
+            self._pending.pop(event_id, None)
+
     async def start(self) -> None:
         await asyncio.to_thread(self._store.create_schema)
         self._task = asyncio.create_task(self._run(), name="job-writer")

@@ -1,4 +1,5 @@
-"""``GET /v1/jobs/{event_id}``: where an accepted event is on its way."""
+"""``GET /v1/jobs/{event_id}``: where an accepted event is on its way;
+``POST /v1/jobs/{event_id}/cancel``: stop it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from conveyor.api.cancel import JobCanceller
 from conveyor.api.exceptions import NotFoundError
 from conveyor.api.state import AppState
 from conveyor.store import JobRecord, JobStatus
@@ -15,9 +17,28 @@ from conveyor.store import JobRecord, JobStatus
 __all__ = ["jobs_router"]
 
 
-def jobs_router(state: AppState, lookup: Callable[[str], JobRecord | None]) -> APIRouter:
+def jobs_router(
+    state: AppState, lookup: Callable[[str], JobRecord | None], cancel: JobCanceller
+) -> APIRouter:
     """``lookup(event_id)`` reads the result store (blocking; run in a thread)."""
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+    # Declared with the id as a :path too, so that an id holding "/" is cancelled, not read:
+    # a POST is routed by its whole path, which only this route matches.
+    @router.post(
+        "/{event_id:path}/cancel",
+        responses={
+            403: {"description": "The key is not allowed on the job's stream."},
+            404: {"description": "No such event."},
+            409: {"description": "The job ended, or its e-mail passed its point of no return."},
+        },
+    )
+    async def cancel_job(event_id: str, request: Request) -> dict[str, Any]:
+        """Cancel a queued or running job: a queued job never runs, a running one is
+        stopped, and a cancelled job applies nothing (no output, no aggregate share, no
+        e-mail), even if its record is delivered again. Answers the job, ``cancelled``."""
+        key = state.auth.authenticate(request)
+        return _describe(await cancel(event_id, key), None, owner=True)
 
     # :path, because an id may hold "/": its status URL encodes it as %2F, which the server
     # decodes before routing.
@@ -58,6 +79,17 @@ def _describe(record: JobRecord, position: int | None, *, owner: bool) -> dict[s
         job["error"] = record.error
     if record.attempts:
         job["attempts"] = record.attempts
+    if record.started_at is not None:
+        job["started_at"] = record.started_at.isoformat()
+    if record.worker is not None:
+        job["worker"] = record.worker
+    if record.progress is not None:
+        progress = job["progress"] = {
+            "fraction": record.progress.fraction,
+            "message": record.progress.message,
+        }
+        if owner and record.progress.partial is not None:
+            progress["partial_result"] = record.progress.partial
     if record.copies:
         job["copies"] = [
             {

@@ -174,6 +174,9 @@ class WorkerSettings(BaseModel):
     stop_grace_seconds: float = Field(default=30.0, ge=0)
     # How often a worker asks the store which of its jobs in flight were cancelled.
     cancel_poll_seconds: float = Field(default=0.25, gt=0)
+    # How often a worker writes its handlers' progress reports (the latest of each job, all
+    # in one statement): a handler may report as often as it likes at no cost to the store.
+    progress_interval_seconds: float = Field(default=0.5, gt=0)
 
 
 class SmtpSettings(BaseModel):

@@ -26,7 +26,7 @@ __all__ = ["PREFIX", "Cancel", "Dashboard", "KeyCheck"]
 PREFIX = "/ui"
 _HERE = Path(__file__).parent
 
-# Cancels a job by id (the engine's cancel); answers the status it left the job in.
+# Cancels a job by id (the API's cancel: api/cancel.py); answers the status it left the job in.
 Cancel = Callable[[str], Awaitable[str]]
 
 

@@ -23,15 +23,13 @@ __all__ = [
     "schedule_rows",
 ]
 
-_OUTCOMES = ("accepted", "succeeded", "failed", "dead_lettered")
+_OUTCOMES = ("accepted", "succeeded", "failed", "dead_lettered", "cancelled")
 
 
 @dataclass(frozen=True)
 class OverviewRow:
     stream: str
-    last_minute: dict[
-        str, int
-    ]  # accepted, succeeded, failed, dead_lettered in the last full minute
+    last_minute: dict[str, int]  # accepted and each outcome (_OUTCOMES) in the last full minute
     backlog: int | None  # None: lag not sampled yet
     lag_by_topic: dict[str, int]
     queued: int

@@ -23,6 +23,7 @@ from faust.types import EventT, StreamT
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.kafka.credentials import broker_credentials
 from conveyor.kafka.events import Consumed
+from conveyor.processors.cancels import watch_cancels
 from conveyor.processors.completion import finish
 from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.delays import WaitingTier
@@ -31,6 +32,7 @@ from conveyor.processors.handler import HandlerContext, load_handler
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.priorities import PriorityGate, Turns, level_ranks
 from conveyor.processors.process_pool import ProcessPool, pool_size
+from conveyor.processors.progress import ProgressWriter
 from conveyor.processors.running import HandlerCall
 from conveyor.processors.schedules import Scheduler, leader_schedules
 from conveyor.processors.stream_processor import BatchObserver, StreamProcessor
@@ -75,8 +77,9 @@ def build_worker(settings: Settings) -> Worker:
     registry = registry_client(settings.schema_registry)
     telemetry = WorkerTelemetry.start(settings, store.engine.dialect.name)
     observers = telemetry.observers()
+    progress = ProgressWriter(store, settings.workers.progress_interval_seconds)
     processors = [
-        _processor(settings, stream, store, registry, observers)
+        _processor(settings, stream, store, registry, observers, progress=progress)
         for stream in settings.streams.values()
         if stream.handler
     ]
@@ -137,6 +140,8 @@ def build_worker(settings: Settings) -> Worker:
             await asyncio.sleep(workers.publish_interval_seconds)
 
     app.task(publish)
+    app.task(progress.run)
+    app.task(partial(watch_cancels, engines, store, workers.cancel_poll_seconds))
     scheduler = Scheduler.build(settings, store, partial(register_value_schema, registry))
     if scheduler is not None:
         app.task(leader_schedules(app.is_leader, scheduler))
@@ -157,6 +162,8 @@ def _processor(
     store: JobStore,
     registry: Any,
     observers: list[BatchObserver],
+    *,
+    progress: ProgressWriter,
 ) -> StreamProcessor:
     handler_path = stream.handler
     assert handler_path is not None
@@ -173,7 +180,9 @@ def _processor(
     }
     decoder = AvroDecoder(stream.avro_schema, registry)
     call = HandlerCall(handler, stream.concurrency, pool)
-    return StreamProcessor(context, handler, decoder, encoders, observers, call=call)
+    return StreamProcessor(
+        context, handler, decoder, encoders, observers, call=call, report=progress.report
+    )
 
 
 def _lanes(engine: Engine) -> dict[str, tuple[Turns | None, WaitingTier | None]]:

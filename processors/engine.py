@@ -91,6 +91,7 @@ class _Job:
     error: DecodeError | None = None
     # The runner running this job, while it does: cancelling it stops this job.
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    cancelled: bool = False  # through the API: stopped, or never started, and settled so
 
 
 class Engine:
@@ -123,6 +124,17 @@ class Engine:
         """The jobs claimed and not settled, by event id: each runs now (its ``task``), has
         run, or waits for its key's turn or a runner."""
         return self._running
+
+    def cancel(self, event_id: str) -> None:
+        """Stop the job of ``event_id``, cancelled in the store (``processors/cancels.py``),
+        or keep it from starting if it waits. It settles as ``cancelled``, which moves
+        nothing (the cancel made it final), and its record is released in turn."""
+        held = self._running.get(event_id)
+        if held is None or held.item.cancelled:
+            return
+        held.item.cancelled = True
+        if held.item.task is not None:
+            held.item.task.cancel()
 
     def held_on(self, topics: Collection[str]) -> bool:
         """Whether any record of ``topics`` is held (priority levels weigh this)."""
@@ -306,7 +318,15 @@ class Engine:
                 assert event is not None
                 held.item.task = task
                 try:
-                    outcome = await self.processor.attempt(event)
+                    if held.item.cancelled:  # while it waited: it never starts
+                        outcome = Outcome(event, JobStatus.CANCELLED, event.attempts)
+                    else:
+                        outcome = await self.processor.attempt(event)
+                except asyncio.CancelledError:
+                    if not held.item.cancelled:
+                        raise  # stopped: forgotten unsettled, for the next owner
+                    task.uncancel()  # only its job was cancelled: the runner goes on
+                    outcome = Outcome(event, JobStatus.CANCELLED, event.attempts)
                 finally:
                     held.item.task = None
                 following = self._book.finish(held)

@@ -70,7 +70,8 @@ class Mailer:
         uncommit: Callable[[], None],
     ) -> str:
         """Send ``message``; ``commit()`` marks the point of no return and answers False
-        if another attempt already passed it. Returns the server's final reply."""
+        if another attempt already passed it (or raises, and nothing is sent). Returns the
+        server's final reply."""
         with self._lock:
             return self._send(message, commit, uncommit)
 
@@ -90,7 +91,12 @@ class Mailer:
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             raise RetryLater(f"SMTP {self._address}: {exc}") from exc
-        if not commit():
+        try:
+            committed = commit()
+        except BaseException:
+            self._drop()  # mid-DATA: without the dot, the server drops the message
+            raise
+        if not committed:
             # Another attempt passed the mark: leave without the dot, which drops this copy.
             self._drop()
             return "already sent by an earlier attempt"

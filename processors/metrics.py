@@ -29,6 +29,7 @@ _OUTCOMES = {
     JobStatus.FAILED: "failed",
     JobStatus.DEAD_LETTERED: "dead_lettered",
     JobStatus.PROCESSING: "retried",  # moved to a retry tier
+    JobStatus.CANCELLED: "cancelled",  # stopped while it ran (the API's cancel moved it)
 }
 
 
@@ -38,7 +39,8 @@ class WorkerMetrics:
         self.events = Counter(
             "conveyor_worker_events",
             "Records consumed, by what became of them: succeeded, failed, dead_lettered, "
-            "retried (moved to a retry tier) or duplicate (already settled: not applied again).",
+            "retried (moved to a retry tier), cancelled (stopped while it ran) or duplicate "
+            "(already final, cancelled before it ran included: not applied again).",
             ["stream", "outcome"],
             registry=self.registry,
         )
@@ -92,6 +94,9 @@ class WorkerMetrics:
                 handling.observe((outcome.ended_ns - outcome.began_ns) / 1e9)
                 retried_in_place += max(outcome.attempts - outcome.event.attempts - 1, 0)
             event = outcome.event
+            if outcome.status is JobStatus.CANCELLED:
+                counts["cancelled"] += 1
+                continue
             if event.event_id not in batch.moved:
                 continue
             counts[_OUTCOMES[outcome.status]] += 1

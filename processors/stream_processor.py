@@ -35,6 +35,7 @@ from conveyor.processors.handler import (
     RunningJob,
 )
 from conveyor.processors.outbox import OutboxRecord
+from conveyor.processors.progress import worker_name
 from conveyor.processors.running import HandlerCall
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder
@@ -188,7 +189,12 @@ class StreamProcessor:
         with self.context.store.engine.begin() as conn:
             return claim(
                 conn,
-                [self._job(event, JobStatus.PROCESSING, event.attempts, now) for event in events],
+                [
+                    self._job(event, JobStatus.PROCESSING, event.attempts, now)._replace(
+                        started_at=now, worker=worker_name()
+                    )
+                    for event in events
+                ],
             )
 
     def settle(self, outcomes: list[Outcome]) -> set[str]:

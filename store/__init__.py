@@ -5,6 +5,6 @@ sinks idempotent, whoever writes a row twice.
 """
 
 from conveyor.store.idempotency import IdempotencyKeys
-from conveyor.store.jobs import JobCopy, JobRecord, JobStatus, JobStore
+from conveyor.store.jobs import JobCopy, JobProgress, JobRecord, JobStatus, JobStore
 
-__all__ = ["IdempotencyKeys", "JobCopy", "JobRecord", "JobStatus", "JobStore"]
+__all__ = ["IdempotencyKeys", "JobCopy", "JobProgress", "JobRecord", "JobStatus", "JobStore"]

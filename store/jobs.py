@@ -1,4 +1,5 @@
-"""Job status: ``queued → processing → succeeded | failed | dead_lettered``."""
+"""Job status: ``queued → processing → succeeded | failed | dead_lettered``, or
+``cancelled`` from either of the first two."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, event, func, inspect, select, text, update
+from sqlalchemy.schema import CreateColumn
 
 from conveyor.store.driver import placeholder, time_value
 from conveyor.store.tables import advisory_lock, job_copies, jobs, metadata, store_identity
 
-__all__ = ["FINAL_STATUSES", "JobCopy", "JobRecord", "JobStatus", "JobStore"]
+__all__ = ["FINAL_STATUSES", "JobCopy", "JobProgress", "JobRecord", "JobStatus", "JobStore"]
 
 
 class JobStatus(StrEnum):
@@ -25,13 +27,16 @@ class JobStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
+    CANCELLED = "cancelled"
 
 
 # Key of the advisory lock that serializes schema creation on PostgreSQL ("convsche").
 _SCHEMA_LOCK = 0x636F6E76_73636865
 
 # Once here, a job never moves again: a replayed or redelivered event finds it done.
-FINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD_LETTERED})
+FINAL_STATUSES = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DEAD_LETTERED, JobStatus.CANCELLED}
+)
 
 # Final without effects (only a dead letter): what a DLQ redrive may reopen.
 _REOPENABLE = (JobStatus.DEAD_LETTERED.value, JobStatus.FAILED.value)
@@ -48,6 +53,14 @@ class JobCopy(NamedTuple):
     recorded_at: datetime
 
 
+class JobProgress(NamedTuple):
+    """What the handler last reported of a job: how far (0 to 1), a message, a partial result."""
+
+    fraction: float
+    message: str
+    partial: dict[str, Any] | None
+
+
 class JobRecord(NamedTuple):
     """One job's row. A tuple: the API makes one for every event it accepts."""
 
@@ -62,6 +75,10 @@ class JobRecord(NamedTuple):
     result: dict[str, Any] | None = None
     error: str | None = None
     attempts: int = 0
+    # Set by a worker's claim: when its current run began, and which worker (host:pid).
+    started_at: datetime | None = None
+    worker: str | None = None
+    progress: JobProgress | None = None  # read back by get(), written by the worker's reports
     copies: tuple[JobCopy, ...] = ()  # read back by get(), never written with the row
 
 
@@ -89,11 +106,13 @@ class JobStore:
         with self._engine.begin() as conn:
             advisory_lock(conn, _SCHEMA_LOCK)
             metadata.create_all(conn)
-            # Stores made before jobs counted their attempts; the one column added since.
-            if "attempts" not in {c["name"] for c in inspect(conn).get_columns("jobs")}:
-                conn.execute(
-                    text("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
-                )
+            # create_all makes missing tables only: a store made by an earlier version gets
+            # the jobs columns added since (attempts; a run's start, worker and progress).
+            present = {c["name"] for c in inspect(conn).get_columns("jobs")}
+            for column in jobs.columns:
+                if column.name not in present:
+                    spec = CreateColumn(column).compile(dialect=conn.dialect)
+                    conn.execute(text(f"ALTER TABLE jobs ADD COLUMN {spec}"))
             if conn.execute(select(store_identity.c.id)).first() is None:
                 conn.execute(store_identity.insert().values(id=str(uuid.uuid4())))
 
@@ -188,6 +207,15 @@ class JobStore:
             result=json.loads(row["result"]) if row["result"] else None,
             error=row["error"],
             attempts=row["attempts"],
+            started_at=_utc(row["started_at"]) if row["started_at"] else None,
+            worker=row["worker"],
+            progress=None
+            if row["progress"] is None
+            else JobProgress(
+                row["progress"],
+                row["progress_message"] or "",
+                json.loads(row["partial_result"]) if row["partial_result"] else None,
+            ),
             copies=tuple(
                 JobCopy(stream, topic, partition, offset, _utc(accepted), _utc(recorded))
                 for stream, topic, partition, offset, accepted, recorded in copies
@@ -198,9 +226,9 @@ class JobStore:
 # The jobs table's columns in the order driver_row() gives their values.
 JOB_COLUMNS = (
     'event_id, stream, topic, "partition", "offset", status, '
-    "accepted_at, updated_at, result, error, attempts"
+    "accepted_at, updated_at, result, error, attempts, started_at, worker"
 )
-JOB_WIDTH = 11
+JOB_WIDTH = 13
 
 
 def driver_row(record: JobRecord, when: Callable[[datetime], object]) -> tuple[object, ...]:
@@ -215,10 +243,17 @@ def driver_row(record: JobRecord, when: Callable[[datetime], object]) -> tuple[o
         record.status.value,
         when(record.accepted_at),
         when(record.updated_at),
-        json.dumps(record.result, default=_json_default) if record.result else None,
+        result_json(record.result),
         record.error,
         record.attempts,
+        when(record.started_at) if record.started_at else None,
+        record.worker,
     )
+
+
+def result_json(result: dict[str, Any] | None) -> str | None:
+    """A result (or a partial one) as the store keeps it."""
+    return json.dumps(result, default=_json_default) if result else None
 
 
 def id_chunks(event_ids: Sequence[str], size: int = 10_000) -> Iterator[Sequence[str]]:

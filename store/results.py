@@ -41,7 +41,7 @@ __all__ = [
     "transition",
 ]
 
-# SQLite binds at most 32,766 parameters a statement; a job row binds 11.
+# SQLite binds at most 32,766 parameters a statement; a job row binds 13.
 _ROWS_PER_STATEMENT = 2_000
 
 # Key of the advisory lock that serializes outbox appends on PostgreSQL; any constant
@@ -179,7 +179,16 @@ def _transition_sql(rows: int, mark: str) -> str:
         f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES {', '.join([row] * rows)} "  # noqa: S608 - only placeholders and our own constants
         "ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, "
         "updated_at = excluded.updated_at, result = excluded.result, "
-        "error = excluded.error, attempts = excluded.attempts "
+        "error = excluded.error, attempts = excluded.attempts, "
+        # A claim's row carries its run's start and worker, and a new run's progress starts
+        # afresh; a settle's carries neither, and keeps them for the job's view.
+        "started_at = COALESCE(excluded.started_at, jobs.started_at), "
+        "worker = COALESCE(excluded.worker, jobs.worker), "
+        + ", ".join(
+            f"{column} = CASE WHEN excluded.started_at IS NULL THEN jobs.{column} END"
+            for column in ("progress", "progress_message", "partial_result")
+        )
+        + " "
         f"WHERE jobs.stream = excluded.stream AND jobs.status NOT IN ({final}) "
         "RETURNING event_id"
     )

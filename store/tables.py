@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Float,
     Integer,
     LargeBinary,
     MetaData,
@@ -67,6 +68,13 @@ jobs = Table(
     Column("result", Text),
     Column("error", Text),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    # The current run: set by the worker's claim, so a status read tells who runs it since
+    # when; progress is the handler's last report, written a few times a second at most.
+    Column("started_at", DateTime(timezone=True)),
+    Column("worker", String(255)),
+    Column("progress", Float),
+    Column("progress_message", Text),
+    Column("partial_result", Text),
 )
 
 # Events that came under an event_id another stream's job already owned: recorded so that

@@ -17,7 +17,8 @@ from conveyor.common.ratelimit import TokenBucket
 from conveyor.kafka.events import Event
 from conveyor.processors.handler import Handler, HandlerContext, Processed
 from conveyor.processors.mail import Mailer
-from conveyor.store.tables import deliveries, insert_ignoring_duplicates
+from conveyor.store.cancels import commit_delivery
+from conveyor.store.tables import deliveries
 
 __all__ = ["EmailHandler", "message_id"]
 
@@ -85,15 +86,9 @@ class EmailHandler(Handler):
         return found is not None
 
     def _commit(self, event_id: str, mid: str) -> bool:
-        # RETURNING, not the row count: SQLAlchemy closes the cursor of a statement that
-        # returns no rows, and psycopg's count is gone with it (-1), where sqlite3's stays.
+        # Refused (JobNotRunningError) once the job was cancelled: the dot is never sent.
         with self.context.store.engine.begin() as conn:
-            inserted = conn.execute(
-                insert_ignoring_duplicates(conn, deliveries)
-                .values(event_id=event_id, message_id=mid, committed_at=datetime.now(UTC))
-                .returning(deliveries.c.event_id)
-            ).first()
-        return inserted is not None
+            return commit_delivery(conn, event_id, mid, datetime.now(UTC))
 
     def _uncommit(self, event_id: str) -> None:
         with self.context.store.engine.begin() as conn:

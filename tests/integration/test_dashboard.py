@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's Chromium): an operator logs in, finds a job
-by id and watches it succeed, redrives a dead letter and sees it succeed; a key without
-the operator scope sees the same pages and is refused the redrive."""
+by id and watches it succeed, cancels a queued job and sees it stay cancelled, redrives a
+dead letter and sees it succeed; a key without the operator scope sees the same pages and
+is refused the redrive."""
 
 from __future__ import annotations
 
@@ -63,6 +64,16 @@ def _post(url: str, stream: str, event: dict[str, object]) -> str:
     return str(response.json()["event_id"])
 
 
+def _page_found(page: Page, url: str) -> bool:
+    response = page.goto(url)
+    return response is not None and response.status == 200
+
+
+def _page_shows(page: Page, url: str, selector: str) -> bool:
+    page.goto(url)
+    return page.locator(selector).count() > 0
+
+
 def _status(url: str, event_id: str) -> str | None:
     response = httpx.get(
         f"{url}/v1/jobs/{event_id}", headers={"Authorization": f"Bearer {OPERATOR_KEY}"}
@@ -70,7 +81,7 @@ def _status(url: str, event_id: str) -> str | None:
     return str(response.json()["status"]) if response.status_code == 200 else None
 
 
-def test_an_operator_finds_a_job_watches_it_succeed_and_redrives_a_dead_letter(
+def test_an_operator_finds_a_job_watches_it_succeed_cancels_one_and_redrives_a_dead_letter(
     browser: Browser,
     dashboard_settings: Settings,
     tmp_path: Path,
@@ -106,9 +117,28 @@ def test_an_operator_finds_a_job_watches_it_succeed_and_redrives_a_dead_letter(
             status = page.locator("#status")
             expect(status).to_have_text("queued")
 
+            # Another order, cancelled from its page while no worker runs.
+            dropped = _post(
+                url,
+                "orders",
+                {
+                    "order_id": "o-2",
+                    "customer_id": "c-1",
+                    "region": "eu",
+                    "amount_cents": 1999,
+                    "placed_at": "2026-11-22T10:00:00Z",
+                },
+            )
+            # The page reads the store, where the API writes its queued row a moment later.
+            wait_for(lambda: _page_found(page, f"{url}/ui/jobs/{dropped}"), what=dropped)
+            page.click("button:text-is('Cancel')")
+            expect(page.locator("#status")).to_have_text("cancelled")
+            page.goto(f"{url}/ui/jobs/{order}")
+
             with running_workers(settings, tmp_path):
                 # The page refreshes itself: no reload.
                 expect(status).to_have_text("succeeded", timeout=SETTLED)
+                assert _status(url, dropped) == "cancelled"  # after the order before it
 
                 note = _post(
                     url,
@@ -121,8 +151,10 @@ def test_an_operator_finds_a_job_watches_it_succeed_and_redrives_a_dead_letter(
                 expect(page.locator("#status")).to_have_text("dead_lettered")
 
                 FlakyMailbox.broken = False
-                page.goto(f"{url}/ui/dead-letters")
-                page.check(f"input[name=event_id][value='{note}']")
+                # The relay publishes the dead letter a moment after the job's status moved.
+                letter = f"input[name=event_id][value='{note}']"
+                wait_for(lambda: _page_shows(page, f"{url}/ui/dead-letters", letter), what=letter)
+                page.check(letter)
                 page.click("button:text-is('Redrive selected')")
                 expect(page.locator("#redriven")).to_contain_text("1 dead letter, 1 job queued")
                 page.goto(f"{url}/ui/jobs/{note}")

@@ -1,5 +1,6 @@
 """The engine with a stand-in processor: jobs run at once, acks follow delivery order,
-a strict stream runs one key at a time, and a job already final never runs."""
+a strict stream runs one key at a time, a job cancelled stops (or never starts), and a
+job already final never runs."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class _Processor:
         self.gates: dict[str, asyncio.Event] = {}
         self.started: list[str] = []
         self.settled: list[str] = []
+        self.outcomes: dict[str, JobStatus] = {}
         self.done = done or set()
 
     def decode(self, record: Consumed) -> tuple[Event, DecodeError | None]:
@@ -51,6 +53,7 @@ class _Processor:
 
     def settle(self, outcomes: list[Outcome]) -> set[str]:
         self.settled += [o.event.event_id for o in outcomes]
+        self.outcomes.update((o.event.event_id, o.status) for o in outcomes)
         return {o.event.event_id for o in outcomes}
 
     def observe(self, settled: SettledBatch) -> None:
@@ -176,6 +179,44 @@ def test_a_partition_given_up_and_given_back_runs_its_records_again() -> None:
         processor.open("job")
         await _until(lambda: acked == [0])
         assert processor.settled == ["job"]
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_running_job_cancelled_stops_settles_as_cancelled_and_frees_its_key() -> None:
+    async def story() -> None:
+        processor = _Processor("strict")
+        engine = _engine(processor)
+        acked: list[int] = []
+        for offset, event_id in enumerate(["a1", "a2"]):
+            engine.accept(_record(offset, "a", event_id), partial(acked.append, offset))
+        await _until(lambda: processor.started == ["a1"])
+        engine.cancel("a1")
+        await _until(lambda: acked == [0])
+        assert processor.outcomes == {"a1": JobStatus.CANCELLED}
+        await _until(lambda: processor.started == ["a1", "a2"])  # the key's next one runs
+        processor.open("a2")
+        await _until(lambda: acked == [0, 1])
+        assert processor.outcomes["a2"] is JobStatus.SUCCEEDED
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_job_cancelled_while_it_waits_for_a_runner_never_starts() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed", concurrency=1)
+        engine = _engine(processor)
+        acked: list[int] = []
+        for offset, event_id in enumerate(["e1", "e2"]):
+            engine.accept(_record(offset, f"k{offset}", event_id), partial(acked.append, offset))
+        await _until(lambda: processor.started == ["e1"] and "e2" in engine.running())
+        engine.cancel("e2")
+        processor.open("e1")
+        await _until(lambda: acked == [0, 1])
+        assert processor.started == ["e1"]
+        assert processor.outcomes == {"e1": JobStatus.SUCCEEDED, "e2": JobStatus.CANCELLED}
         engine.close()
 
     asyncio.run(story())

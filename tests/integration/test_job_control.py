@@ -1,0 +1,198 @@
+"""Progress and cancel end to end, on a real broker and worker processes: a job's progress
+shows at its status URL while it runs; a queued job cancelled never runs, not even when its
+record comes again; a running job cancelled (on the loop, or in a thread that checks
+``context.cancelled()``) stops and applies nothing: no output, no revenue share, no e-mail."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, select
+
+from conveyor.api import create_app
+from conveyor.config import ApiKey, Settings
+from conveyor.store.tables import revenue_per_minute
+from support.events import orders_json, read_all
+from support.jobs import Marks, release
+from support.stack import unique
+from support.waiting import wait_for
+from support.workers import Pipeline, running_workers
+
+HELD_ORDERS = "support.jobs:HeldOrders"
+
+
+@pytest.fixture(autouse=True)
+def _handlers_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker processes import the tests' handlers (``support.jobs``)."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))
+
+
+def _orders(*event_ids: str) -> list[dict[str, Any]]:
+    """Orders of one customer (one partition, one after another) in one revenue window."""
+    return [
+        {**order, "event_id": event_id, "customer_id": "c-1"}
+        for order, event_id in zip(orders_json(len(event_ids)), event_ids, strict=True)
+    ]
+
+
+def _post(api: TestClient, stream: str, event: dict[str, Any]) -> None:
+    response = api.post(f"/v1/streams/{stream}/events", json=event)
+    assert response.status_code == 202, response.text
+
+
+def _job(api: TestClient, event_id: str) -> dict[str, Any]:
+    response = api.get(f"/v1/jobs/{quote(event_id, safe='')}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _cancel(api: TestClient, event_id: str) -> Any:
+    return api.post(f"/v1/jobs/{quote(event_id, safe='')}/cancel")
+
+
+def _status_is(api: TestClient, event_id: str, status: str) -> bool:
+    return bool(_job(api, event_id)["status"] == status)
+
+
+def _revenue_orders(settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            total = conn.execute(select(func.sum(revenue_per_minute.c.orders))).scalar()
+            return int(total or 0)
+    finally:
+        engine.dispose()
+
+
+def _enriched(settings: Settings) -> set[str]:
+    topic = settings.streams["orders"].outputs["enriched"].topic
+    return {r["headers"]["ce_id"].decode() for r in read_all(settings, topic)}
+
+
+def test_a_queued_job_cancelled_never_runs_not_even_when_its_record_comes_again(
+    make_pipeline: Callable[..., AbstractContextManager[Pipeline]], tmp_path: Path
+) -> None:
+    cancelled, done, later = "shop/never", "shop/done", "shop/later"
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    with make_pipeline(workers=0, orders={"handler": HELD_ORDERS}) as pipeline:
+        api, settings, marks = pipeline.api, pipeline.settings, Marks(pipeline.settings.data_dir)
+        orders = _orders(cancelled, done, later)
+        _post(api, "orders", orders[0])
+        # At once: its queued row may still be in the API's next batch.
+        answer = _cancel(api, cancelled)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "cancelled"
+        assert answer.json()["event_id"] == cancelled
+        _post(api, "orders", orders[1])
+
+        with running_workers(settings, first):
+            wait_for(lambda: _status_is(api, done, "succeeded"), timeout=120, what=done)
+        assert marks.count(cancelled, "called") == 0
+        assert _cancel(api, done).status_code == 409
+        assert _cancel(api, done).json()["detail"]["status"] == "succeeded"
+        assert _cancel(api, cancelled).status_code == 409
+        assert _cancel(api, "shop/nobody").status_code == 404
+
+        # A fresh group reads the partition again from its start: the cancelled record
+        # comes again, before the one posted now.
+        _post(api, "orders", orders[2])
+        again = settings.workers.model_copy(update={"group_id": unique("again")})
+        with running_workers(settings.model_copy(update={"workers": again}), second):
+            wait_for(lambda: _status_is(api, later, "succeeded"), timeout=120, what=later)
+        assert marks.count(cancelled, "called") == 0
+        assert marks.count(done, "called") == 1
+        assert _status_is(api, cancelled, "cancelled")
+        assert _enriched(settings) == {done, later}
+
+
+@pytest.mark.parametrize(
+    "handler", [HELD_ORDERS, "support.jobs:HeldOrdersInThreads"], ids=["async", "thread"]
+)
+def test_a_running_job_shows_its_progress_and_cancelled_applies_nothing(
+    make_pipeline: Callable[..., AbstractContextManager[Pipeline]], handler: str
+) -> None:
+    held, after = "hold-1", "after-1"
+    with make_pipeline(orders={"handler": handler}) as pipeline:
+        api, settings, marks = pipeline.api, pipeline.settings, Marks(pipeline.settings.data_dir)
+        orders = _orders(held, after)
+        _post(api, "orders", orders[0])
+        job = wait_for(
+            lambda: (found := _job(api, held)).get("progress") and found,
+            timeout=120,
+            what=f"{held}'s progress",
+        )
+        assert job["status"] == "processing"
+        assert job["progress"] == {
+            "fraction": 0.5,
+            "message": "half way",
+            "partial_result": {"step": 1},
+        }
+        assert job["started_at"]
+        host, _, pid = job["worker"].rpartition(":")
+        assert host
+        assert pid.isdigit()
+
+        _post(api, "orders", orders[1])  # waits behind the held one: same customer
+        answer = _cancel(api, held)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "cancelled"
+        wait_for(lambda: marks.count(held, "cancelled"), timeout=60, what="the handler stopped")
+        # The next order of the customer runs once the cancelled one settled.
+        wait_for(lambda: _status_is(api, after, "succeeded"), timeout=120, what=after)
+        assert marks.count(held, "finished") == 0
+        assert _status_is(api, held, "cancelled")
+        assert _enriched(settings) == {after}
+        assert _revenue_orders(settings) == 1
+
+
+def test_a_running_email_job_cancelled_sends_nothing(
+    make_pipeline: Callable[..., AbstractContextManager[Pipeline]],
+) -> None:
+    held, after = "hold-mail", "after-mail"
+    with make_pipeline(notifications={"handler": "support.jobs:HeldEmails"}) as pipeline:
+        api, marks = pipeline.api, Marks(pipeline.settings.data_dir)
+        for event_id in (held, after):
+            note = {"event_id": event_id, "recipient": "a@example.test", "subject": "s"}
+            _post(api, "notifications", {**note, "body": event_id})
+        wait_for(lambda: marks.count(held, "called"), timeout=120, what=f"{held} running")
+        assert _cancel(api, held).status_code == 200
+        wait_for(lambda: marks.count(held, "cancelled"), timeout=60, what="the handler stopped")
+        release(pipeline.settings.data_dir, held)  # too late: nothing may come of it
+        wait_for(lambda: _status_is(api, after, "succeeded"), timeout=120, what=after)
+        assert [m["X-Conveyor-Event-Id"] for m in pipeline.mail.messages()] == [after]
+        assert _status_is(api, held, "cancelled")
+
+
+@pytest.fixture
+def keyed_api(stack_settings: Callable[..., Settings]) -> Iterator[TestClient]:
+    keys = tuple(
+        ApiKey(name=name, sha256=hashlib.sha256(name.encode()).hexdigest(), streams=streams)
+        for name, streams in (("shop-key", ("orders",)), ("mail-key", ("notifications",)))
+    )
+    with TestClient(create_app(stack_settings(api={"keys": keys}))) as client:
+        yield client
+
+
+def test_only_a_key_allowed_on_the_jobs_stream_cancels_it(keyed_api: TestClient) -> None:
+    def bearer(key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    order = _orders("keyed/1")[0]
+    posted = keyed_api.post("/v1/streams/orders/events", json=order, headers=bearer("shop-key"))
+    assert posted.status_code == 202, posted.text
+    url = f"/v1/jobs/{quote('keyed/1', safe='')}/cancel"
+    assert keyed_api.post(url, headers=bearer("mail-key")).status_code == 403
+    assert keyed_api.post(url).status_code == 401
+    answer = keyed_api.post(url, headers=bearer("shop-key"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "cancelled"

@@ -1,0 +1,96 @@
+"""Handlers that hold their jobs until a test lets them go, and leave marks of what they
+did in ``<data_dir>/marks``: how often each job's handler was called, whether it saw its
+cancellation, whether it finished. The worker imports them (``PYTHONPATH`` holds tests/)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from conveyor.kafka.events import Event
+from conveyor.processors.handler import Handler, Processed
+from conveyor.processors.pipeline.notifications import EmailHandler
+from conveyor.processors.pipeline.orders import OrderHandler
+
+__all__ = ["HeldEmails", "HeldOrders", "HeldOrdersInThreads", "Marks", "release"]
+
+# A job is held by an event whose id starts so; any other runs through.
+HOLD = "hold-"
+
+
+class Marks:
+    """What the handlers of a test's worker did, by event id."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.directory = data_dir / "marks"
+
+    def add(self, event_id: str, what: str) -> None:
+        self.directory.mkdir(exist_ok=True)
+        with self._path(event_id, what).open("a") as mark:
+            mark.write("x")
+
+    def count(self, event_id: str, what: str) -> int:
+        path = self._path(event_id, what)
+        return len(path.read_text()) if path.exists() else 0
+
+    def _path(self, event_id: str, what: str) -> Path:
+        return self.directory / f"{quote(event_id, safe='')}.{what}"  # ids may hold "/"
+
+
+def release(data_dir: Path, event_id: str) -> None:
+    Marks(data_dir).add(event_id, "released")
+
+
+class _Held(Handler):
+    """Reports half way, then waits (in steps) for the test's release."""
+
+    def _marks(self) -> Marks:
+        return Marks(self.context.settings.data_dir)
+
+    def _started(self, event: Event) -> bool:
+        marks = self._marks()
+        marks.add(event.event_id, "called")
+        if not event.event_id.startswith(HOLD):
+            return False
+        self.context.progress(0.5, "half way", {"step": 1})
+        return True
+
+    async def _hold(self, event: Event) -> None:
+        if not self._started(event):
+            return
+        try:
+            # The release is a file the test process writes: polled, as nothing can signal it.
+            while not self._marks().count(event.event_id, "released"):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            self._marks().add(event.event_id, "cancelled")
+            raise
+        self._marks().add(event.event_id, "finished")
+
+
+class HeldOrders(_Held, OrderHandler):
+    async def process(self, event: Event) -> Processed:
+        await self._hold(event)
+        return await OrderHandler.process(self, event)
+
+
+class HeldOrdersInThreads(_Held, OrderHandler):
+    """A plain ``def process``: runs in a thread, and checks ``context.cancelled()``."""
+
+    def process(self, event: Event) -> Processed:  # type: ignore[override]
+        if self._started(event):
+            while not self._marks().count(event.event_id, "released"):
+                if self.context.cancelled():
+                    self._marks().add(event.event_id, "cancelled")
+                    return Processed({"stopped": True})
+                time.sleep(0.05)
+            self._marks().add(event.event_id, "finished")
+        return asyncio.run(OrderHandler.process(self, event))
+
+
+class HeldEmails(_Held, EmailHandler):
+    async def process(self, event: Event) -> Processed:
+        await self._hold(event)
+        return await EmailHandler.process(self, event)
