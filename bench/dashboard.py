@@ -43,7 +43,10 @@ def bench_dashboard(jobs: int, searches: int, note: Note) -> dict[str, Any]:
 def _fill(store: JobStore, jobs: int) -> list[str]:
     rng = random.Random(19)  # noqa: S311 - sample data, not secrets
     start = datetime.now(UTC) - timedelta(days=1)
+    # Most jobs succeed; the rest spread over the other statuses, as in a store in use.
+    weights = {JobStatus.SUCCEEDED: 85, JobStatus.PROCESSING: 2, JobStatus.FAILED: 3}
     statuses = list(JobStatus)
+    shares = [weights.get(status, 5) for status in statuses]
     ids: list[str] = []
     for first in range(0, jobs, _BATCH):
         batch = []
@@ -57,7 +60,7 @@ def _fill(store: JobStore, jobs: int) -> list[str]:
                     stream,
                     n % 6,
                     n // 6,
-                    rng.choices(statuses, weights=(5, 2, 85, 3, 5))[0],
+                    rng.choices(statuses, weights=shares)[0],
                     accepted,
                     accepted + timedelta(milliseconds=rng.randint(5, 5_000)),
                 )
