@@ -64,11 +64,23 @@ def run_load(
     over ``concurrency`` connections, from a separate process; at most ``rate`` a second,
     request k not before k/rate seconds after the start; and follow the jobs ``follow``
     names until each is final."""
+    job = _Job(host, port, requests, total, concurrency, rate, follow)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        result: LoadResult = pool.apply(
-            _run, (host, port, requests, total, concurrency), {"rate": rate, "follow": follow}
-        )
+        result: LoadResult = pool.apply(_run, (job,))
     return result
+
+
+@dataclass(frozen=True)
+class _Job:
+    """:func:`run_load`'s arguments, as its process gets them."""
+
+    host: str
+    port: int
+    requests: list[bytes]
+    total: int
+    concurrency: int
+    rate: float | None
+    follow: Follow | None
 
 
 def http_get(host: str, port: int, path: str) -> bytes:
@@ -93,35 +105,18 @@ def http_post(
     ).encode() + body
 
 
-def _run(
-    host: str,
-    port: int,
-    requests: list[bytes],
-    total: int,
-    concurrency: int,
-    *,
-    rate: float | None,
-    follow: Follow | None,
-) -> LoadResult:
-    return asyncio.run(_load(host, port, requests, total, concurrency, rate=rate, follow=follow))
+def _run(job: _Job) -> LoadResult:
+    return asyncio.run(_load(job))
 
 
-async def _load(
-    host: str,
-    port: int,
-    requests: list[bytes],
-    total: int,
-    concurrency: int,
-    *,
-    rate: float | None,
-    follow: Follow | None,
-) -> LoadResult:
-    source = enumerate(cycle(requests))
+async def _load(job: _Job) -> LoadResult:
+    host, port, rate, total = job.host, job.port, job.rate, job.total
+    source = enumerate(cycle(job.requests))
     remaining = total
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     sent_at = [0.0] * total
-    statuses_of = _Statuses(follow)
+    statuses_of = _Statuses(job.follow)
     start = time.perf_counter()
 
     async def connection() -> None:
@@ -147,7 +142,7 @@ async def _load(
     pollers = [
         asyncio.create_task(statuses_of.poll(host, port)) for _ in range(statuses_of.connections)
     ]
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    await asyncio.gather(*(connection() for _ in range(job.concurrency)))
     seconds = time.perf_counter() - start
     await statuses_of.finished(pollers)
     return LoadResult(
