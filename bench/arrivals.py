@@ -23,9 +23,6 @@ from conveyor.config import Settings
 
 __all__ = ["Arrivals", "header"]
 
-# How often a waiting caller looks whether every record it waits for has come.
-_CHECK_SECONDS = 0.05
-
 
 class Arrivals:
     """``with Arrivals(settings, topic) as arrivals: ...; arrivals.wait(ids)``: the
@@ -36,6 +33,11 @@ class Arrivals:
         self._topic = topic
         self._at: dict[str, float] = {}
         self._stop = threading.Event()
+        # What a caller waits for, and the sign it has all come: the reader thread keeps
+        # both, so a waiting caller sleeps rather than taking the GIL from it to look.
+        self._lock = threading.Lock()
+        self._awaited: set[str] = set()
+        self._all_in = threading.Event()
 
     def __enter__(self) -> Self:
         self._consumer = Consumer(
@@ -70,10 +72,15 @@ class Arrivals:
     def wait(self, ids: Collection[str], timeout: float = 120.0) -> dict[str, float]:
         """When each of ``ids`` became readable, once all have (or an error naming how
         many did not within ``timeout`` seconds)."""
-        deadline = time.monotonic() + timeout
-        while (missing := sum(i not in self._at for i in ids)) and time.monotonic() < deadline:
-            time.sleep(_CHECK_SECONDS)
-        if missing:
+        with self._lock:
+            self._awaited = set(ids).difference(self._at)
+            if self._awaited:
+                self._all_in.clear()
+            else:
+                self._all_in.set()
+        if not self._all_in.wait(timeout):
+            with self._lock:
+                missing = len(self._awaited)
             raise RuntimeError(f"{missing} of {len(ids)} records did not reach {self._topic}")
         return {i: self._at[i] for i in ids}
 
@@ -83,8 +90,16 @@ class Arrivals:
             msg = poll(0.1)
             # Stamped before anything else is done with it: the clock stops at hand-over.
             now = time.time()
-            if msg is not None and msg.error() is None:
-                at.setdefault(header(msg, "ce_id") or "", now)
+            if msg is None or msg.error() is not None:
+                continue
+            key = header(msg, "ce_id") or ""
+            with self._lock:
+                at.setdefault(key, now)
+                awaited = self._awaited
+                if key in awaited:
+                    awaited.discard(key)
+                    if not awaited:
+                        self._all_in.set()
 
 
 def header(msg: Message, name: str) -> str | None:
