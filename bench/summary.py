@@ -26,7 +26,9 @@ README_END = "<!-- bench all: end -->"
 # What the distributions are called in the report, by their samples' names.
 LATENCIES = {
     "e2e": "end to end, conveyor (POST to enriched record readable)",
-    "raw_e2e": "end to end, raw loop (bare producer to enriched record readable)",
+    "raw_e2e": "end to end, raw loop at-least-once (bare producer to enriched record readable)",
+    "raw_txn_e2e": "end to end, raw loop with transactions (the same)",
+    "status": "POST to succeeded at the status URL (polled; a sample of the jobs)",
     "api_single": "API single-event request to its 202",
     "priority_high": "high-priority order, sent to settled, beside a low backlog",
     "priority_low": "low-priority order of that backlog, sent to settled",
