@@ -12,6 +12,7 @@ from conveyor.common.text_table import format_table
 __all__ = [
     "Row",
     "Samples",
+    "dashboard_rows",
     "ingest_rows",
     "ingest_table",
     "latency_rows",
@@ -166,6 +167,18 @@ def priorities_rows(f: dict[str, Any]) -> list[Row]:
             f"{f[f'{name}_ratio']:.3f}",
         )
         for name in ("p50", "p99")
+    ]
+
+
+def dashboard_rows(f: dict[str, Any]) -> list[Row]:
+    """The jobs page's searches: no raw baseline, the acceptance is an absolute (200 ms)."""
+    return [
+        (
+            f"job search among {f['jobs']:,} jobs, with its next page, p50 / p99 ms",
+            f"{f['search_p50_ms']:.1f} / {f['search_p99_ms']:.1f}",
+            "none",
+            "",
+        )
     ]
 
 

@@ -3,9 +3,9 @@
 Runs ingest, processing (one worker's throughput), end-to-end latency (at the headline
 rate and at each rate of a sweep, and POST to succeeded at the status URL), priorities
 (high-priority waits beside a low backlog) and replay, each beside its baseline as the
-single benchmarks do, and gathers their figures, the latencies behind the percentiles and
-the machine they ran on into one :class:`SuiteResult`, which ``bench/summary.py`` and
-``bench/plots.py`` write out.
+single benchmarks do, and the dashboard's job searches (an absolute), and gathers their
+figures, the latencies behind the percentiles and the machine they ran on into one
+:class:`SuiteResult`, which ``bench/summary.py`` and ``bench/plots.py`` write out.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from conveyor.bench.dashboard import bench_dashboard
 from conveyor.bench.ingest import IngestPlan, bench_ingest
 from conveyor.bench.latency import LatencyPlan, bench_latency
 from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
@@ -41,6 +42,9 @@ _SWEEP = (100, 1_000, 5_000)
 _PRIORITY_BACKLOG = 10_000
 _PRIORITY_HIGH = 200
 _REPLAY_RECORDS = 200_000
+# The dashboard's acceptance is stated at 100,000 jobs in the store; searches of each kind.
+_DASHBOARD_JOBS = 100_000
+_DASHBOARD_SEARCHES = 200
 
 
 @dataclass(frozen=True)
@@ -83,10 +87,14 @@ class SuitePlan:
     def replay_records(self) -> int:
         return self._sized(_REPLAY_RECORDS, 1_000)
 
+    @property
+    def dashboard_jobs(self) -> int:
+        return self._sized(_DASHBOARD_JOBS, 1_000)
+
 
 @dataclass(frozen=True)
 class SuiteResult:
-    # by benchmark: ingest, process, end_to_end, priorities, replay
+    # by benchmark: ingest, process, end_to_end, priorities, replay, dashboard
     figures: dict[str, dict[str, Any]]
     # latencies in seconds: api_single, e2e, raw_e2e, raw_txn_e2e, status, priority_high,
     # priority_low
@@ -96,7 +104,7 @@ class SuiteResult:
     seconds: float  # the whole run
 
 
-_STEPS = 5
+_STEPS = 6
 
 
 def run_suite(
@@ -121,6 +129,8 @@ def run_suite(
     priorities, priority_samples = bench_priorities(settings, plan.priorities(), note)
     step(5, "replay: re-publishing a topic beside the raw copy loop")
     replay = bench_replay(settings, plan.replay_records, note, progress, plan.rounds)
+    step(6, f"dashboard: job searches among {plan.dashboard_jobs:,} jobs in the store")
+    dashboard = bench_dashboard(plan.dashboard_jobs, _DASHBOARD_SEARCHES, note)
     note(f"all benchmarks done in {time.monotonic() - clock:.0f} s")
 
     return SuiteResult(
@@ -130,6 +140,7 @@ def run_suite(
             "end_to_end": end_to_end,
             "priorities": priorities,
             "replay": replay,
+            "dashboard": dashboard,
         },
         samples={**ingest_samples, **latency_samples, **priority_samples},
         machine=machine,

@@ -9,6 +9,7 @@ from typing import Any
 
 from conveyor.bench.exceptions import BenchError
 from conveyor.bench.report import (
+    dashboard_rows,
     ingest_rows,
     latency_rows,
     priorities_rows,
@@ -59,6 +60,7 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         *(("end to end", *row) for row in latency_rows(f["end_to_end"])),
         *(("priorities", *row) for row in priorities_rows(f["priorities"])),
         *(("replay", *row) for row in replay_rows(f["replay"])),
+        *(("dashboard", *row) for row in dashboard_rows(f["dashboard"])),
     ]
     m = result.machine
     lines = [

@@ -195,6 +195,9 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert (ingest["events"], process["events"], replay["records"]) == (1_500, 1_000, 10_000)
     assert (priorities["backlog"], priorities["high_events"]) == (1_000, 100)
     _check_priorities(priorities)
+    dashboard = report["dashboard"]
+    assert (dashboard["jobs"], dashboard["searches"]) == (5_000, 5 * 200)
+    assert 0 < dashboard["search_p50_ms"] <= dashboard["search_p99_ms"]
     assert ingest["batch_ratio"] == _quotient(
         ingest["api_batch_events_per_s"], ingest["raw_producer_events_per_s"]
     )
@@ -240,7 +243,8 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert "(docs/bench/throughput.png)" in rewritten
     assert "| benchmark | figure | conveyor | raw baseline | ratio |" in rewritten
     assert "(docs/bench/load.png)" in rewritten
-    assert "[5/5] replay" in result.stderr  # progress is shown as it goes
+    assert "[5/6] replay" in result.stderr  # progress is shown as it goes
+    assert "[6/6] dashboard" in result.stderr
 
 
 def _quotient(numerator: float, denominator: float, places: int = 0) -> object:
