@@ -1,4 +1,5 @@
-"""``bench all``'s pictures: throughput beside the raw baseline, and latency distributions.
+"""``bench all``'s pictures: throughput beside the raw baseline, latency distributions, and
+latency against load.
 
 Drawn on matplotlib's Agg canvas through its object API (as ``monitoring/lag_plot.py``):
 no display, no global figure state.
@@ -17,9 +18,16 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from conveyor.bench.report import Samples
 
-__all__ = ["plot_latency", "plot_throughput"]
+__all__ = ["plot_latency", "plot_load", "plot_throughput"]
 
-_CONVEYOR, _RAW, _API = "#1f6fb4", "#9a9a9a", "#e07b28"
+_CONVEYOR, _RAW, _RAW_TXN, _API = "#1f6fb4", "#9a9a9a", "#4d4d4d", "#e07b28"
+
+# The end-to-end sides: sample or figure name, label, colour.
+_SIDES = (
+    ("e2e", "conveyor (API, Kafka, worker, outbox)", _CONVEYOR),
+    ("raw_e2e", "raw loop, at-least-once", _RAW),
+    ("raw_txn_e2e", "raw loop, a transaction a batch", _RAW_TXN),
+)
 
 # (benchmark, title, conveyor's figure, the baseline's, their ratio, unit)
 _THROUGHPUT = (
@@ -75,20 +83,65 @@ def plot_throughput(figures: dict[str, dict[str, Any]], path: Path) -> None:
 
 def plot_latency(samples: Samples, rate: int, path: Path) -> None:
     """Each latency as a distribution: the share of requests at most x ms (log x), with
-    its p50 and p99 marked, conveyor's end to end beside the raw loop's."""
-    figure = Figure(figsize=(12, 5), layout="constrained")
+    its p50 and p99 marked, conveyor's end to end beside each raw loop's."""
+    figure = Figure(figsize=(12, 5.5), layout="constrained")
     FigureCanvasAgg(figure)
     end_to_end, api = figure.subplots(1, 2)
-    _cdf(end_to_end, samples["e2e"], "conveyor (API, Kafka, worker, outbox)", _CONVEYOR)
-    _cdf(end_to_end, samples["raw_e2e"], "raw loop (bare producer and consumer)", _RAW)
+    for name, label, colour in _SIDES:
+        _cdf(end_to_end, samples[name], label, colour)
     end_to_end.set_title(
         f"End to end at {rate:,} events/s: sent to output readable (read_committed)",
         fontsize="medium",
     )
     _cdf(api, samples["api_single"], "single-event POST to 202", _API)
-    api.set_title("API: single-event requests", fontsize="medium")
+    _cdf(api, samples["status"], "POST to succeeded at the status URL (polled)", _CONVEYOR)
+    api.set_title("API: single-event requests, and jobs followed", fontsize="medium")
     figure.suptitle("Latency distributions (dashed: p50, dotted: p99)")
     figure.savefig(path, format="png", dpi=110, metadata={"Title": "conveyor latency"})
+
+
+def plot_load(sweep: list[dict[str, Any]], path: Path) -> None:
+    """End-to-end p50 (solid) and p99 (dashed) against the rate asked, for each side
+    (both axes log: the rates and the latencies each span orders of magnitude)."""
+    figure = Figure(figsize=(8, 5), layout="constrained")
+    FigureCanvasAgg(figure)
+    ax = figure.subplots()
+    rates = [point["rate_per_s"] for point in sweep]
+    for name, label, colour in _SIDES:
+        for cut, style in (("p50", "-"), ("p99", "--")):
+            ax.plot(
+                rates,
+                [point[name][f"{cut}_ms"] for point in sweep],
+                style,
+                marker="o",
+                color=colour,
+                label=f"{label}, {cut}",
+            )
+        # A sender that fell behind measured a lighter load than the axis says: name it.
+        for point in sweep:
+            if (sent := point[name]["sent_per_s"]) < 0.95 * point["rate_per_s"]:
+                ax.annotate(
+                    f"sent {sent:,}/s",
+                    (point["rate_per_s"], point[name]["p50_ms"]),
+                    textcoords="offset points",
+                    xytext=(-8, -14),
+                    ha="right",
+                    fontsize="small",
+                    color=colour,
+                )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(rates)
+    # After the scales: setting a scale puts its own formatters back.
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,g}"))
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("events/s asked (log scale)")
+    ax.set_ylabel("sent to output readable, ms (log scale)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    figure.suptitle("End-to-end latency against load, same run, same machine")
+    figure.savefig(path, format="png", dpi=110, metadata={"Title": "conveyor latency by load"})
 
 
 def _cdf(ax: Axes, seconds: list[float], label: str, colour: str) -> None:

@@ -2,11 +2,13 @@
 
 Orders are preloaded into a topic (conveyor's producer, as the API writes them).
 conveyor's re-publish copies it into a fresh topic of as many partitions, in
-transactions that also commit its progress; the raw loop, a bare confluent-kafka
+transactions that also commit its progress (its clock around the whole call: making its
+transactional producer is part of every re-publish); the raw loop, a bare confluent-kafka
 ``Consumer`` and ``Producer`` with the same fetch and producer settings (``acks=all``,
 idempotent, lz4, large batches), copies it into another, partition p to p, flushing
-once at the end and keeping no progress: the ratio is the price of the transactions,
-the range bookkeeping and the progress that make a re-publish safe to run twice.
+once at the end and keeping no progress, its clock from when its clients are ready to
+the last record acknowledged: the ratio is the price of the transactions, the range
+bookkeeping and the progress that make a re-publish safe to run twice.
 """
 
 from __future__ import annotations
@@ -98,16 +100,21 @@ def _targets(settings: Settings, source: StreamDeclaration) -> tuple[str, str]:
 def _raw_copy(
     settings: Settings, source: str, target: str, expected: int, advance: Callable[[int], None]
 ) -> float:
-    """Seconds to copy ``expected`` records from ``source`` to ``target``, partition p to p."""
-    began = time.perf_counter()
+    """Seconds to copy ``expected`` records from ``source`` to ``target``, partition p to p,
+    from the moment its clients are ready (made, and the source's partitions assigned)."""
     consumer = Consumer(reader_config(settings.kafka.librdkafka_config(), f"{target}.raw"))
     producer = Producer(producer_config(settings.kafka, **BULK_PRODUCER))
     try:
         partitions = consumer.list_topics(source, timeout=10).topics[source].partitions
         consumer.assign([TopicPartition(source, p, OFFSET_BEGINNING) for p in partitions])
+        began = time.perf_counter()
         copied = 0
         while copied < expected:
-            batch = [m for m in consumer.consume(10_000, timeout=1.0) if m.error() is None]
+            # Never more than are left: consume() returns once it holds as many as asked
+            # (or at the timeout), so asking for 10,000 when fewer remain waited out the
+            # whole timeout at the end of every copy.
+            wanted = min(10_000, expected - copied)
+            batch = [m for m in consumer.consume(wanted, timeout=1.0) if m.error() is None]
             for msg in batch:
                 while True:
                     try:

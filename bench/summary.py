@@ -9,6 +9,7 @@ from typing import Any
 
 from conveyor.bench.exceptions import BenchError
 from conveyor.bench.report import (
+    dashboard_rows,
     ingest_rows,
     latency_rows,
     priorities_rows,
@@ -26,7 +27,9 @@ README_END = "<!-- bench all: end -->"
 # What the distributions are called in the report, by their samples' names.
 LATENCIES = {
     "e2e": "end to end, conveyor (POST to enriched record readable)",
-    "raw_e2e": "end to end, raw loop (bare producer to enriched record readable)",
+    "raw_e2e": "end to end, raw loop at-least-once (bare producer to enriched record readable)",
+    "raw_txn_e2e": "end to end, raw loop with transactions (the same)",
+    "status": "POST to succeeded at the status URL (polled; a sample of the jobs)",
     "api_single": "API single-event request to its 202",
     "priority_high": "high-priority order, sent to settled, beside a low backlog",
     "priority_low": "low-priority order of that backlog, sent to settled",
@@ -57,6 +60,7 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         *(("end to end", *row) for row in latency_rows(f["end_to_end"])),
         *(("priorities", *row) for row in priorities_rows(f["priorities"])),
         *(("replay", *row) for row in replay_rows(f["replay"])),
+        *(("dashboard", *row) for row in dashboard_rows(f["dashboard"])),
     ]
     m = result.machine
     lines = [

@@ -14,8 +14,9 @@ import click
 
 from conveyor.bench.dashboard import bench_dashboard
 from conveyor.bench.ingest import IngestPlan, bench_ingest
+from conveyor.bench.latency import LatencyPlan, bench_latency
 from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
-from conveyor.bench.process import ProcessPlan, bench_process
+from conveyor.bench.process import bench_process
 from conveyor.bench.replay import bench_replay
 from conveyor.bench.report import (
     ingest_table,
@@ -69,25 +70,31 @@ def ingest(
 @click.option("--events", type=click.IntRange(1_000), default=50_000, show_default=True)
 @click.option(
     "--rate",
+    "rates",
     type=click.IntRange(10),
-    default=1_000,
+    multiple=True,
+    default=(1_000,),
     show_default=True,
-    help="Events a second for the end-to-end latency.",
+    help="Events a second for the end-to-end latency; repeat it for a sweep of rates "
+    "(the first is the headline, also of POST to succeeded at the status URL).",
 )
 @click.option(
     "--seconds",
     type=click.IntRange(1),
     default=10,
     show_default=True,
-    help="How long to send at --rate.",
+    help="How long to send at each --rate.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
-def process(events: int, rate: int, seconds: int, as_json: bool) -> None:
-    """One worker process beside a raw confluent-kafka consume-transform-produce loop,
-    and end-to-end latency from POST to the output topic."""
+def process(events: int, rates: tuple[int, ...], seconds: int, as_json: bool) -> None:
+    """One worker process beside a raw confluent-kafka consume-transform-produce loop
+    (at-least-once, and with transactions), and end-to-end latency from the send to the
+    output topic beside each."""
+    plan = LatencyPlan(rates=tuple(dict.fromkeys(rates)), headline=rates[0], seconds=seconds)
     with _stack() as running:
-        figures, _ = bench_process(running, ProcessPlan(events, rate, seconds), note)
-    _report("process", figures, process_table, as_json)
+        figures = bench_process(running, events, note)
+        latency, _ = bench_latency(running, plan, note)
+    _report("process", {**figures, **latency}, process_table, as_json)
 
 
 @bench.command()
@@ -155,7 +162,7 @@ def dashboard(jobs: int, searches: int, as_json: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("bench-results"),
     show_default=True,
-    help="Where bench.json, bench.md, throughput.png and latency.png go.",
+    help="Where bench.json, bench.md, throughput.png, latency.png and load.png go.",
 )
 @click.option(
     "--readme",
@@ -167,22 +174,30 @@ def dashboard(jobs: int, searches: int, as_json: bool) -> None:
 def all_(
     *, scale: float, rate: int, rounds: int, out: Path, readme: Path | None, as_json: bool
 ) -> None:
-    """Every benchmark (ingest, processing, end to end, priorities, replay) beside its
-    baseline, in one run: a JSON document, a Markdown table and PNG plots in --out."""
+    """Every benchmark (ingest, processing, end to end at several rates, priorities,
+    replay) beside its baseline, in one run: a JSON document, a Markdown table and PNG
+    plots in --out."""
     # Imported here: matplotlib takes a good part of a second to load, which only the
     # commands that draw should pay.
-    from conveyor.bench.plots import plot_latency, plot_throughput  # noqa: PLC0415
+    from conveyor.bench.plots import plot_latency, plot_load, plot_throughput  # noqa: PLC0415
 
     plan = SuitePlan(scale, rate, rounds)
     with _stack() as running:
         result = run_suite(running, plan, _machine(running), note, progress)
     out.mkdir(parents=True, exist_ok=True)
-    files = {"table": "bench.md", "throughput": "throughput.png", "latency": "latency.png"}
+    files = {
+        "table": "bench.md",
+        "throughput": "throughput.png",
+        "latency": "latency.png",
+        "load": "load.png",
+    }
     plot_throughput(result.figures, out / files["throughput"])
     plot_latency(result.samples, rate, out / files["latency"])
+    plot_load(result.figures["end_to_end"]["sweep"], out / files["load"])
     images = {
         "Throughput beside the raw baselines": files["throughput"],
         "Latency distributions": files["latency"],
+        "End-to-end latency against load": files["load"],
     }
     (out / files["table"]).write_text(markdown(result, images))
     report = document(result, plan, files)
@@ -191,7 +206,7 @@ def all_(
         relative = {alt: os.path.relpath(out / name, readme.parent) for alt, name in images.items()}
         rewrite_readme(readme, markdown(result, relative))
         note(f"rewrote the benchmark section of {readme}")
-    note(f"wrote bench.json, bench.md, throughput.png and latency.png to {out}")
+    note(f"wrote bench.json, bench.md, throughput.png, latency.png and load.png to {out}")
     if as_json:
         echo_json(report)
     else:

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from conveyor.dashboard.access import COOKIE, Viewer
 from conveyor.dashboard.pages import viewer_of
+from conveyor.exceptions import ConveyorError
 from conveyor.ops.redrive import Selection, redrive
 
 if TYPE_CHECKING:
@@ -34,15 +35,23 @@ def add_actions(router: APIRouter, dash: Dashboard) -> None:
         viewer.require_operator(request)
         return viewer
 
+    def login_form(request: Request, refused: str | None = None, status: int = 200) -> Response:
+        context = {"prefix": prefix, "viewer": None, "fragment": False, "refused": refused}
+        return dash.templates.TemplateResponse(request, "login.html", context, status_code=status)
+
     @router.get("/login", response_class=HTMLResponse)
     async def login_page(request: Request) -> Response:
-        context = {"prefix": prefix, "viewer": None, "fragment": False}
-        return dash.templates.TemplateResponse(request, "login.html", context)
+        return login_form(request)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         key = (await _form(request)).get("key", [""])[0].strip()
-        dash.check(key or None)  # the API's 401 for a key it does not know
+        try:
+            dash.check(key or None)
+        except ConveyorError as exc:
+            # The API's 401 (a key it does not know) or 429, said on the form a person is
+            # looking at rather than as the API's JSON.
+            return login_form(request, str(exc), getattr(exc, "status", 401))
         response = RedirectResponse(prefix, status_code=303)
         response.set_cookie(COOKIE, key, path=prefix, httponly=True, samesite="strict")
         return response

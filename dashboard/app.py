@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,6 +47,9 @@ class Dashboard:
         self.cancel = cancel
         self.keys_enabled = bool(settings.api.keys)
         self.templates = Jinja2Templates(directory=_HERE / "templates")
+        # Jinja's own ``tojson`` escapes ``<``, ``>`` and ``&`` as ``\u003c`` for use inside
+        # <script>; in a <pre> it would show them so. Autoescape makes plain JSON safe there.
+        self.templates.env.filters["pretty_json"] = _pretty_json
         self.lag: LagHistory | None = None
 
     @property
@@ -77,3 +81,7 @@ class Dashboard:
             yield
         finally:
             await self.lag.stop()
+
+
+def _pretty_json(value: object) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)

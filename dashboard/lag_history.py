@@ -8,6 +8,7 @@ it to read back. What happened to jobs comes from the result store, never from h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ class LagHistory:
         self._interval = interval
         self._snapshots: deque[LagSnapshot] = deque(maxlen=samples)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def snapshots(self) -> list[LagSnapshot]:
@@ -52,8 +54,12 @@ class LagHistory:
         self._task = asyncio.create_task(self._run(), name="dashboard-lag")
 
     async def stop(self) -> None:
+        # Not a cancel: a sample runs in a thread that a cancel would leave running, and
+        # one that outlived the close below would open a new group reader nobody closes
+        # (three such consumers were still dialling a stopped broker at the suite's exit).
+        # A sample in hand ends within its timeout.
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         self._admin.close()
 
@@ -69,6 +75,7 @@ class LagHistory:
         self._snapshots.append(snapshot)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self.sample()
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)

@@ -60,7 +60,7 @@ def test_bench_ingest_prints_one_json_object_with_every_figure_and_ratio(
     assert "round 3/3" in result.stderr  # progress is shown as it goes
 
 
-def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
+def test_bench_process_prints_the_worker_beside_both_raw_loops_and_every_latency(
     env: dict[str, str],
 ) -> None:
     result = conveyor(
@@ -70,6 +70,8 @@ def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
         "2000",
         "--rate",
         "200",
+        "--rate",
+        "100",
         "--seconds",
         "2",
         "--json",
@@ -79,20 +81,42 @@ def test_bench_process_prints_the_worker_beside_the_raw_loop_and_both_latencies(
 
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)["process"]
-    for name in (
-        "worker_events_per_s",
-        "raw_loop_events_per_s",
-        "e2e_p50_ms",
-        "e2e_p99_ms",
-        "raw_e2e_p50_ms",
-        "raw_e2e_p99_ms",
-    ):
+    for name in ("worker_events_per_s", "raw_loop_events_per_s", "raw_txn_loop_events_per_s"):
         assert figures[name] > 0, name
     assert figures["process_ratio"] == _quotient(
         figures["worker_events_per_s"], figures["raw_loop_events_per_s"]
     )
-    assert figures["latency_events"] == 400
+    assert figures["process_txn_ratio"] == _quotient(
+        figures["worker_events_per_s"], figures["raw_txn_loop_events_per_s"]
+    )
+    assert (figures["latency_rate_per_s"], figures["latency_events"]) == (200, 400)
+    _check_end_to_end(figures, rates=[200, 100], seconds=2)
     assert "conveyor worker: " in result.stderr  # progress is shown as it goes
+
+
+def _check_end_to_end(figures: dict[str, Any], rates: list[int], seconds: int) -> None:
+    """Each side's percentiles at the headline rate, their ratios, the followed jobs, and
+    one point a rate in the sweep, the headline's the same as the headline figures."""
+    for side in ("e2e", "raw_e2e", "raw_txn_e2e", "status"):
+        assert 0 < figures[f"{side}_p50_ms"] <= figures[f"{side}_p99_ms"], side
+    for name in ("p50", "p99"):
+        for raw, ratio in (("raw_e2e", f"{name}_ratio"), ("raw_txn_e2e", f"{name}_txn_ratio")):
+            assert figures[ratio] == _quotient(
+                figures[f"e2e_{name}_ms"], figures[f"{raw}_{name}_ms"], places=1
+            )
+    every = figures["status_follow_every"]
+    assert figures["status_events"] == -(-figures["latency_events"] // every)
+    assert figures["status_poll_ms"] > 0
+    sweep = figures["sweep"]
+    assert [(p["rate_per_s"], p["events"]) for p in sweep] == [(r, r * seconds) for r in rates]
+    for point in sweep:
+        for side in ("e2e", "raw_e2e", "raw_txn_e2e"):
+            assert point[side]["sent_per_s"] > 0
+            assert 0 < point[side]["p50_ms"] <= point[side]["p99_ms"]
+    (headline,) = (p for p in sweep if p["rate_per_s"] == figures["latency_rate_per_s"])
+    for side in ("e2e", "raw_e2e", "raw_txn_e2e"):
+        assert headline[side]["p50_ms"] == figures[f"{side}_p50_ms"]
+        assert headline[side]["p99_ms"] == figures[f"{side}_p99_ms"]
 
 
 def test_bench_priorities_prints_high_and_low_waits_with_their_ratios(
@@ -171,15 +195,24 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert (ingest["events"], process["events"], replay["records"]) == (1_500, 1_000, 10_000)
     assert (priorities["backlog"], priorities["high_events"]) == (1_000, 100)
     _check_priorities(priorities)
+    dashboard = report["dashboard"]
+    assert (dashboard["jobs"], dashboard["searches"]) == (5_000, 5 * 200)
+    assert 0 < dashboard["search_p50_ms"] <= dashboard["search_p99_ms"]
     assert ingest["batch_ratio"] == _quotient(
         ingest["api_batch_events_per_s"], ingest["raw_producer_events_per_s"]
     )
     assert process["process_ratio"] == _quotient(
         process["worker_events_per_s"], process["raw_loop_events_per_s"]
     )
+    assert process["process_txn_ratio"] == _quotient(
+        process["worker_events_per_s"], process["raw_txn_loop_events_per_s"]
+    )
     assert e2e["latency_events"] == 200
+    _check_end_to_end(e2e, rates=[100, 200, 1_000, 5_000], seconds=1)
     latency = report["latency_ms"]
-    assert (latency["e2e"]["count"], latency["raw_e2e"]["count"]) == (200, 200)
+    for side in ("e2e", "raw_e2e", "raw_txn_e2e"):
+        assert latency[side]["count"] == 200, side
+    assert latency["status"]["count"] == e2e["status_events"]
     assert latency["api_single"]["count"] == 500
     assert (latency["priority_high"]["count"], latency["priority_low"]["count"]) == (100, 1_000)
     for distribution in latency.values():
@@ -192,12 +225,14 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
         f"{ingest['api_batch_events_per_s']:,}",
         f"{process['worker_events_per_s']:,}",
         f"{e2e['e2e_p99_ms']}",
+        f"{e2e['raw_txn_e2e_p99_ms']}",
+        f"{e2e['status_p50_ms']} / {e2e['status_p99_ms']}",
         f"{priorities['high_p99_ms']}",
         f"{replay['conveyor_records_per_s']:,}",
     ):
         assert figure in table
     assert "| benchmark | figure | conveyor | raw baseline | ratio |" in table
-    for plot in ("throughput.png", "latency.png"):
+    for plot in ("throughput.png", "latency.png", "load.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (out / plot).stat().st_size > 20_000  # drawn, not an empty canvas
 
@@ -207,7 +242,9 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert rewritten.endswith(f"{README_END}\n\n## After\n")
     assert "(docs/bench/throughput.png)" in rewritten
     assert "| benchmark | figure | conveyor | raw baseline | ratio |" in rewritten
-    assert "[4/4] replay" in result.stderr  # progress is shown as it goes
+    assert "(docs/bench/load.png)" in rewritten
+    assert "[5/6] replay" in result.stderr  # progress is shown as it goes
+    assert "[6/6] dashboard" in result.stderr
 
 
 def _quotient(numerator: float, denominator: float, places: int = 0) -> object:

@@ -183,6 +183,10 @@ def test_a_key_without_the_operator_scope_reads_the_pages_and_is_refused_a_redri
         with serving(create_app(dashboard_settings)) as url:
             page.goto(f"{url}/ui/jobs")
             expect(page.locator("h1")).to_have_text("Log in")
+            page.fill("input[name=key]", "not-a-key")
+            page.click("button[type=submit]")
+            expect(page.locator("h1")).to_have_text("Log in")
+            expect(page.locator(".refused")).to_contain_text("key")
 
             _log_in(page, url, READER_KEY)
             expect(page.locator("header .who")).to_have_text("shop · read-only")
