@@ -273,8 +273,12 @@ class Engine:
                     job.event, JobStatus.DEAD_LETTERED, job.event.attempts + 1, error=job.error
                 )
                 self._finish(held, outcome)
-            elif self._book.start(held):
-                self._run(held)
+            else:
+                # Held from its claim to its settle, also while it waits for its key's
+                # turn: a cancel reaches it, and a second copy of it is not run again.
+                self._running[event_id] = held
+                if self._book.start(held):
+                    self._queue(held)
         if skipped:
             now = time.time_ns()
             self.processor.observe(
@@ -293,10 +297,7 @@ class Engine:
             for held in skipped:
                 self._settled(held)
 
-    def _run(self, held: Held[_Job]) -> None:
-        job = held.item
-        assert job.event is not None
-        self._running[job.event.event_id] = held
+    def _queue(self, held: Held[_Job]) -> None:
         self._line.append(held)
         self._help()
 

@@ -220,3 +220,26 @@ def test_a_job_cancelled_while_it_waits_for_a_runner_never_starts() -> None:
         engine.close()
 
     asyncio.run(story())
+
+
+def test_a_job_cancelled_while_it_waits_for_its_keys_turn_never_starts() -> None:
+    async def story() -> None:
+        processor = _Processor("strict")
+        engine = _engine(processor)
+        acked: list[int] = []
+        for offset, event_id in enumerate(["a1", "a2", "a3"]):
+            engine.accept(_record(offset, "a", event_id), partial(acked.append, offset))
+        await _until(lambda: processor.started == ["a1"] and "a2" in engine.running())
+        engine.cancel("a2")
+        processor.open("a1")
+        await _until(lambda: processor.started == ["a1", "a3"])
+        processor.open("a3")
+        await _until(lambda: acked == [0, 1, 2])
+        assert processor.outcomes == {
+            "a1": JobStatus.SUCCEEDED,
+            "a2": JobStatus.CANCELLED,
+            "a3": JobStatus.SUCCEEDED,
+        }
+        engine.close()
+
+    asyncio.run(story())
