@@ -41,6 +41,7 @@ from conveyor.processors.handler import (
     current_job,
     load_handler,
 )
+from conveyor.runtime.logs import LogSetup, current_logging, log_as
 from conveyor.store import JobStore
 
 __all__ = ["ProcessPool", "pool_size"]
@@ -153,7 +154,10 @@ class _Process:
     def start(cls, settings: Settings, stream: str) -> _Process:
         parent, child = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
-            target=_serve, args=(child, settings, stream), name=f"conveyor-{stream}", daemon=True
+            target=_serve,
+            args=(child, settings, stream, current_logging()),
+            name=f"conveyor-{stream}",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -204,8 +208,9 @@ class _Process:
         # Reaped by multiprocessing when the next process starts or the worker exits.
 
 
-def _serve(conn: Connection, settings: Settings, stream_name: str) -> None:
+def _serve(conn: Connection, settings: Settings, stream_name: str, logs: LogSetup) -> None:
     """A pool process: build the handler once, then run the jobs the pipe brings."""
+    log_as(logs)  # a handler's log lines read as the worker's own
     # Ctrl-C reaches the whole process group; the worker decides when its processes stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stream = settings.streams[stream_name]

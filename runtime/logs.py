@@ -15,9 +15,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal
 
-__all__ = ["LogFormat", "configure_logging"]
+__all__ = ["LogFormat", "LogSetup", "configure_logging", "current_logging", "log_as"]
 
 LogFormat = Literal["text", "json"]
+LogSetup = tuple[int, LogFormat]  # a level and a format, for a child process to log as we do
 
 # What every LogRecord has; anything else on a record came from a call's ``extra``.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -39,7 +40,19 @@ class _JsonFormatter(logging.Formatter):
 
 def configure_logging(verbosity: int = 0, log_format: LogFormat = "text") -> None:
     """WARNING by default, INFO with ``-v``, DEBUG with ``-vv``; to stderr."""
-    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    log_as(({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG), log_format))
+
+
+def current_logging() -> LogSetup:
+    """How this process logs, for a process it starts (a handler's pool process)."""
+    root = logging.getLogger()
+    as_json = any(isinstance(h.formatter, _JsonFormatter) for h in root.handlers)
+    return root.level, "json" if as_json else "text"
+
+
+def log_as(setup: LogSetup) -> None:
+    """Log at ``setup``'s level and in its format, to stderr."""
+    level, log_format = setup
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(_JsonFormatter())

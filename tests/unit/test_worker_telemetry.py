@@ -13,7 +13,7 @@ from conveyor.processors.exceptions import InvalidEventError
 from conveyor.processors.handler import Processed
 from conveyor.processors.metrics import WorkerMetrics
 from conveyor.processors.stream_processor import Outcome, SettledBatch
-from conveyor.runtime.logs import configure_logging
+from conveyor.runtime.logs import LogFormat, configure_logging, current_logging, log_as
 from conveyor.store import JobStatus
 
 ACCEPTED = "2026-11-01T12:00:00.000Z"
@@ -144,3 +144,22 @@ def test_text_log_lines_stay_one_line_without_the_json_fields(stderr: Callable[[
 
     (line,) = stderr().splitlines()
     assert line.endswith("WARNING conveyor.test event not applied event_id=e-4")
+
+
+@pytest.mark.parametrize(("verbosity", "log_format"), [(1, "json"), (0, "text")])
+def test_a_process_started_by_the_worker_logs_at_its_level_and_in_its_format(
+    stderr: Callable[[], str], verbosity: int, log_format: LogFormat
+) -> None:
+    configure_logging(verbosity, log_format)
+    setup = current_logging()
+    logging.getLogger().handlers.clear()
+
+    log_as(setup)  # what a handler's pool process does with what its worker passed
+    logging.getLogger("conveyor.test").info("built handler stream=reports")
+
+    lines = stderr().splitlines()
+    if verbosity == 0:
+        assert lines == []  # INFO is below the worker's level
+    else:
+        (line,) = lines
+        assert json.loads(line)["message"] == "built handler stream=reports"
