@@ -1,8 +1,12 @@
-"""A worker SIGKILLed mid-stream: every event applied once, every e-mail sent once.
+"""A worker SIGKILLed mid-stream: every event applied once and each key's in order, every
+e-mail sent once.
 
-Two workers share 20,000 orders and 2,000 notifications posted through the API; at
-about 30% of the jobs settled one worker is killed with SIGKILL and a new one started.
-After the drain the result store, the mail server and the output topic are counted.
+Two workers, each running up to 100 jobs of a stream at once (the default concurrency),
+share 20,000 orders of 500 customers (a strict stream: one customer's orders apply in
+order) and 2,000 notifications, posted through the API; at about 30% of the jobs settled
+one worker is killed with SIGKILL and a new one started. After the drain the result
+store, the mail server and the output topic are counted, and each customer's enriched
+orders must come out in the order they were posted.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from support.workers import Pipeline, job_statuses, outbox_size, worker_process
 ORDERS = 20_000
 NOTIFICATIONS = 2_000
 TOTAL = ORDERS + NOTIFICATIONS
+CUSTOMERS = 500
 
 
 def _settled(pipeline: Pipeline) -> int:
@@ -39,7 +44,11 @@ def test_a_killed_worker_loses_nothing_and_repeats_nothing(
 
 
 def _kill_one_worker_midstream(pipeline: Pipeline, tmp_path: Path) -> None:
+    assert pipeline.settings.streams["orders"].ordering == "strict"
+    assert pipeline.settings.streams["orders"].concurrency == 100
     orders = orders_json(ORDERS, seed=99)
+    for n, order in enumerate(orders):
+        order["customer_id"] = f"c-{n * 7919 % CUSTOMERS:04d}"  # spread over all of them
     notes = [
         {"recipient": f"user{n % 300}@example.test", "subject": f"n{n}", "body": "hello"}
         for n in range(NOTIFICATIONS)
@@ -94,3 +103,17 @@ def _kill_one_worker_midstream(pipeline: Pipeline, tmp_path: Path) -> None:
     print(f"orders.enriched (read_committed): {len(enriched)} records, {duplicates} duplicates")
     assert len(copies) == ORDERS
     assert duplicates == 0
+
+    # Posted one batch after another, so each customer's orders reached the topic in
+    # posting order; a strict stream applies them so, whichever worker ran them.
+    posted_by_customer: dict[str, list[str]] = {}
+    for order, event_id in zip(orders, posted[:ORDERS], strict=True):
+        posted_by_customer.setdefault(order["customer_id"], []).append(event_id)
+    applied_by_customer: dict[str, list[str]] = {}
+    for record in enriched:
+        applied_by_customer.setdefault(record["value"]["customer_id"], []).append(
+            record["headers"]["ce_id"].decode()
+        )
+    assert len(posted_by_customer) == CUSTOMERS
+    out_of_order = [c for c, ids in posted_by_customer.items() if applied_by_customer[c] != ids]
+    assert out_of_order == [], out_of_order[:5]
