@@ -30,7 +30,14 @@ from conveyor.api.monitor import Monitor
 from conveyor.api.routing import NOT_BEFORE_HEADER, PRIORITY_HEADER, EventRouter, send_routed
 from conveyor.api.tracing import ApiTracing
 from conveyor.config import StreamDeclaration
-from conveyor.kafka.identity import ce_type, child_traceparent, cloudevent_headers, job_path, uuid7
+from conveyor.kafka.identity import (
+    ce_type,
+    child_traceparent,
+    cloudevent_headers,
+    job_path,
+    trace_id_of,
+    uuid7,
+)
 from conveyor.producers.async_producer import AsyncProducer, Delivery, Outgoing
 from conveyor.schemas.models import EVENT_ID_FIELD
 from conveyor.schemas.serde import AvroEncoder
@@ -116,9 +123,11 @@ class Ingestor:
         encode = self._encoders[name].encode
         key_field = ingest.stream.key
         records: list[Outgoing] = []
+        keys: list[str] = []
         with self._publishing(ingest.stream.topic, len(events), headers) as traceparent:
             for event, event_id in zip(events, ids, strict=True):
                 event[EVENT_ID_FIELD] = event_id
+                keys.append(event[key_field])
                 records.append(
                     (event[key_field].encode(), encode(event), headers_of(event_id, traceparent))
                 )
@@ -131,7 +140,8 @@ class Ingestor:
         # One pass over the results: this runs for every event of every batch.
         receipts: list[dict[str, Any]] = []
         queued: list[JobRecord] = []
-        for event_id, result in zip(ids, results, strict=True):
+        trace_id = trace_id_of(traceparent)  # one trace a request
+        for event_id, key_text, result in zip(ids, keys, results, strict=True):
             if type(result) is Delivery:
                 topic, partition, offset = result
                 receipts.append(
@@ -144,7 +154,18 @@ class Ingestor:
                     }
                 )
                 queued.append(
-                    JobRecord(event_id, name, topic, partition, offset, JobStatus.QUEUED, now, now)
+                    JobRecord(
+                        event_id,
+                        name,
+                        topic,
+                        partition,
+                        offset,
+                        JobStatus.QUEUED,
+                        now,
+                        now,
+                        key=key_text,
+                        trace_id=trace_id,
+                    )
                 )
             else:
                 receipts.append(

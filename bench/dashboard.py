@@ -25,6 +25,7 @@ Note = Callable[[str], None]
 
 _STREAMS = ("orders", "notifications")
 _BATCH = 10_000
+_KEYS = 5_000  # partition keys (customers, recipients) the jobs spread over
 
 
 def bench_dashboard(jobs: int, searches: int, note: Note) -> dict[str, Any]:
@@ -63,6 +64,7 @@ def _fill(store: JobStore, jobs: int) -> list[str]:
                     rng.choices(statuses, weights=shares)[0],
                     accepted,
                     accepted + timedelta(milliseconds=rng.randint(5, 5_000)),
+                    key=f"c-{n % _KEYS:05d}",
                 )
             )
         store.record_queued(batch)
@@ -76,6 +78,7 @@ def _time_searches(store: JobStore, ids: list[str], searches: int, note: Note) -
     kinds: dict[str, Callable[[], JobQuery]] = {
         "by event_id": lambda: JobQuery(event_id=rng.choice(ids)),
         "newest": JobQuery,
+        "by key": lambda: JobQuery(key=f"c-{rng.randrange(_KEYS):05d}"),
         "by stream": lambda: JobQuery(stream=rng.choice(_STREAMS)),
         "by status": lambda: JobQuery(status=rng.choice(list(JobStatus))),
         "by stream, status and hour": lambda: JobQuery(

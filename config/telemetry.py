@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = ["TelemetrySettings"]
 
@@ -27,3 +27,13 @@ class TelemetrySettings(BaseModel):
     # The share of traces recorded, chosen by trace id, so that the API and the workers keep
     # the same ones (a trace whose caller did not sample it is not recorded either).
     sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Where a trace is shown, with ``{trace_id}`` in it (e.g. Jaeger's
+    # http://127.0.0.1:16686/trace/{trace_id}): the dashboard links each job to its trace.
+    trace_url: str | None = None
+
+    @field_validator("trace_url")
+    @classmethod
+    def _names_the_trace(cls, url: str | None) -> str | None:
+        if url is not None and "{trace_id}" not in url:
+            raise ValueError("trace_url must hold {trace_id}, where a job's trace id goes")
+        return url

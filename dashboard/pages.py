@@ -70,6 +70,7 @@ def add_pages(router: APIRouter, dash: Dashboard) -> None:
         request: Request,
         *,
         event_id: str = "",
+        key: str = "",
         stream: str = "",
         status: str = "",
         since: str = "",
@@ -78,6 +79,7 @@ def add_pages(router: APIRouter, dash: Dashboard) -> None:
     ) -> Response:
         query = JobQuery(
             event_id=event_id.strip() or None,
+            key=key.strip() or None,
             stream=stream or None,
             status=JobStatus(status) if status else None,
             since=_time(since),
@@ -85,7 +87,7 @@ def add_pages(router: APIRouter, dash: Dashboard) -> None:
             after=_cursor(after),
         )
         page = await asyncio.to_thread(search_jobs, dash.engine, query, _PAGE)
-        shown = {"event_id": event_id, "stream": stream, "status": status}
+        shown = {"event_id": event_id, "key": key, "stream": stream, "status": status}
         shown |= {"since": since, "until": until}
         return render(
             request,
@@ -106,7 +108,13 @@ def add_pages(router: APIRouter, dash: Dashboard) -> None:
             JobStatus.QUEUED,
             JobStatus.PROCESSING,
         )
-        return render(request, "job.html", job=record, cancellable=cancellable)
+        trace_url = dash.settings.telemetry.trace_url
+        trace = (
+            trace_url.replace("{trace_id}", record.trace_id)
+            if trace_url and record.trace_id
+            else None
+        )
+        return render(request, "job.html", job=record, cancellable=cancellable, trace=trace)
 
     @router.get("/dead-letters", response_class=HTMLResponse)
     async def dead_letters(request: Request, stream: str = "") -> Response:

@@ -19,6 +19,7 @@ from conveyor.kafka.headers import (
     ORIGINAL_TOPIC,
     header_text,
 )
+from conveyor.kafka.identity import trace_id_of
 from conveyor.schemas.models import EVENT_ID_FIELD
 
 __all__ = ["Consumed", "Event", "accepted_at", "event_from", "event_log_fields", "where"]
@@ -112,7 +113,7 @@ def event_log_fields(event: Event) -> dict[str, object]:
     traceparent = header_text(event.headers, "traceparent")
     return {
         "event_id": event.event_id,
-        "trace_id": traceparent[3:35] if traceparent else None,
+        "trace_id": trace_id_of(traceparent),
         "topic": event.topic,
         "partition": event.partition,
         "offset": event.offset,

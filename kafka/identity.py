@@ -23,6 +23,7 @@ __all__ = [
     "child_traceparent",
     "cloudevent_headers",
     "job_path",
+    "trace_id_of",
     "uuid7",
 ]
 
@@ -66,6 +67,12 @@ def child_traceparent(parent: str | None) -> str:
     match = _TRACEPARENT.match(parent or "")
     trace_id = match.group(1) if match and match.group(1) != "0" * 32 else _random_hex(128)
     return f"00-{trace_id}-{_random_hex(64)}-01"
+
+
+def trace_id_of(traceparent: str | None) -> str | None:
+    """The trace id a W3C traceparent names."""
+    match = _TRACEPARENT.match(traceparent or "")
+    return match.group(1) if match else None
 
 
 def _random_hex(bits: int) -> str:

@@ -24,7 +24,13 @@ from typing import Any
 from conveyor.common.backoff import Backoff
 from conveyor.kafka.events import Consumed, Event, accepted_at, event_from, event_log_fields
 from conveyor.kafka.headers import failure_headers, header_text
-from conveyor.kafka.identity import KafkaHeaders, ce_type, child_traceparent, cloudevent_headers
+from conveyor.kafka.identity import (
+    KafkaHeaders,
+    ce_type,
+    child_traceparent,
+    cloudevent_headers,
+    trace_id_of,
+)
 from conveyor.processors.exceptions import OutcomeUnknownError, PoisonError
 from conveyor.processors.handler import (
     Handler,
@@ -265,6 +271,8 @@ class StreamProcessor:
             result,
             error,
             attempts,
+            key=event.key.decode(errors="replace") if event.key is not None else None,
+            trace_id=trace_id_of(header_text(event.headers, "traceparent")),
         )
 
     def _outputs(

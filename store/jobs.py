@@ -78,6 +78,8 @@ class JobRecord(NamedTuple):
     # Set by a worker's claim: when its current run began, and which worker (host:pid).
     started_at: datetime | None = None
     worker: str | None = None
+    key: str | None = None  # the event's partition key, as text
+    trace_id: str | None = None  # of the traceparent its record carries
     progress: JobProgress | None = None  # read back by get(), written by the worker's reports
     copies: tuple[JobCopy, ...] = ()  # read back by get(), never written with the row
 
@@ -209,6 +211,8 @@ class JobStore:
             attempts=row["attempts"],
             started_at=_utc(row["started_at"]) if row["started_at"] else None,
             worker=row["worker"],
+            key=row["key"],
+            trace_id=row["trace_id"],
             progress=None
             if row["progress"] is None
             else JobProgress(
@@ -226,9 +230,9 @@ class JobStore:
 # The jobs table's columns in the order driver_row() gives their values.
 JOB_COLUMNS = (
     'event_id, stream, topic, "partition", "offset", status, '
-    "accepted_at, updated_at, result, error, attempts, started_at, worker"
+    'accepted_at, updated_at, result, error, attempts, started_at, worker, "key", trace_id'
 )
-JOB_WIDTH = 13
+JOB_WIDTH = 15
 
 
 def driver_row(record: JobRecord, when: Callable[[datetime], object]) -> tuple[object, ...]:
@@ -248,6 +252,8 @@ def driver_row(record: JobRecord, when: Callable[[datetime], object]) -> tuple[o
         record.attempts,
         when(record.started_at) if record.started_at else None,
         record.worker,
+        record.key,
+        record.trace_id,
     )
 
 

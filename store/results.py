@@ -41,7 +41,7 @@ __all__ = [
     "transition",
 ]
 
-# SQLite binds at most 32,766 parameters a statement; a job row binds 13.
+# SQLite binds at most 32,766 parameters a statement; a job row binds 15.
 _ROWS_PER_STATEMENT = 2_000
 
 # Key of the advisory lock that serializes outbox appends on PostgreSQL; any constant

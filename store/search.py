@@ -2,7 +2,7 @@
 
 Every query here is bounded: a page of jobs by a keyset cursor (never an ``OFFSET`` that
 reads the rows it skips), counts of the jobs still in flight, and rates over a window of
-minutes. Each is served by one of the two indexes :func:`create_search_indexes` makes, so
+minutes. Each is served by one of the indexes :func:`create_search_indexes` makes, so
 none reads the whole table however long the store's history grows.
 """
 
@@ -33,10 +33,12 @@ __all__ = [
 # Made by the dashboard when it starts, not with the tables: an index is paid for on every
 # insert and every status change, so a store whose API serves no dashboard does not pay.
 # ``accepted_at`` rises with every insert (appended at the index's end); by status and
-# updated_at serves the jobs in flight, the outcomes of the last minutes and a search by status.
+# updated_at serves the jobs in flight, the outcomes of the last minutes and a search by
+# status; by key and accepted_at, one key's jobs newest first.
 SEARCH_INDEXES = {
     "ix_jobs_accepted_at": "jobs (accepted_at)",
     "ix_jobs_status_updated_at": "jobs (status, updated_at)",
+    "ix_jobs_key_accepted_at": 'jobs ("key", accepted_at)',
 }
 
 _IN_FLIGHT = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)
@@ -55,6 +57,7 @@ class JobQuery:
     most recently first (``updated_at``); any other, those accepted most recently first."""
 
     event_id: str | None = None
+    key: str | None = None  # the event's partition key
     stream: str | None = None
     status: JobStatus | None = None
     topic: str | None = None
@@ -133,6 +136,8 @@ def _conditions(query: JobQuery, order: Any) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.event_id is not None:
         conditions.append(jobs.c.event_id == query.event_id)
+    if query.key is not None:
+        conditions.append(jobs.c.key == query.key)
     if query.stream is not None:
         conditions.append(jobs.c.stream == query.stream)
     if query.status is not None:

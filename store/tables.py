@@ -75,6 +75,10 @@ jobs = Table(
     Column("progress", Float),
     Column("progress_message", Text),
     Column("partial_result", Text),
+    # What an operator searches by and follows: the event's partition key (as text) and
+    # the trace its records carry; written with the row, never changed.
+    Column("key", String),
+    Column("trace_id", String(32)),
 )
 
 # Events that came under an event_id another stream's job already owned: recorded so that

@@ -1,11 +1,12 @@
 """The dashboard in a real browser (Debian's Chromium): an operator logs in, finds a job
-by id and watches it succeed, cancels a queued job and sees it stay cancelled, redrives a
-dead letter and sees it succeed; a key without the operator scope sees the same pages and
-is refused the redrive."""
+by id and watches it succeed, cancels a queued job and sees it stay cancelled, finds both
+by their key with a link to each one's trace, redrives a dead letter and sees it succeed;
+a key without the operator scope sees the same pages and is refused the redrive."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from support.workers import running_workers
 OPERATOR_KEY = "operator-key-for-the-dashboard-test"
 READER_KEY = "reader-key-for-the-dashboard-test"
 PAGES = ("", "/jobs", "/dead-letters", "/lag", "/schedules")
+TRACE_URL = "http://127.0.0.1:16686/trace/{trace_id}"
 # Long enough for a worker to start and settle a job, polled by Playwright.
 SETTLED = 120_000
 
@@ -42,7 +44,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def dashboard_settings(stack_settings: Callable[..., Settings]) -> Settings:
     keys = (_key("ops", OPERATOR_KEY, operator=True), _key("shop", READER_KEY, operator=False))
-    return stack_settings(api={"keys": keys})
+    settings = stack_settings(api={"keys": keys})
+    telemetry = settings.telemetry.model_copy(update={"trace_url": TRACE_URL})
+    return settings.model_copy(update={"telemetry": telemetry})
 
 
 def _log_in(page: Page, url: str, key: str) -> None:
@@ -133,6 +137,16 @@ def test_an_operator_finds_a_job_watches_it_succeed_cancels_one_and_redrives_a_d
             wait_for(lambda: _page_found(page, f"{url}/ui/jobs/{dropped}"), what=dropped)
             page.click("button:text-is('Cancel')")
             expect(page.locator("#status")).to_have_text("cancelled")
+
+            # Both orders by their customer, the key; each page links to its trace.
+            page.click("a:text-is('c-1')")
+            expect(page.locator("a.job")).to_have_text([dropped, order])
+            trace = page.locator("#trace")
+            page.click(f"a.job:text-is('{dropped}')")
+            expect(trace).to_have_text(re.compile(r"^[0-9a-f]{32}$"))
+            expect(trace).to_have_attribute(
+                "href", TRACE_URL.replace("{trace_id}", trace.inner_text())
+            )
             page.goto(f"{url}/ui/jobs/{order}")
 
             with running_workers(settings, tmp_path):

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select
 
 from conveyor.config import Settings
 from conveyor.store import JobStore
+from conveyor.store.search import JobQuery, search_jobs
 from conveyor.store.tables import job_copies, jobs
 from support.events import orders_json, read_all
 from support.waiting import wait_for
@@ -115,6 +116,10 @@ def test_an_id_posted_on_two_streams_at_once_is_applied_once_and_recorded_once_a
         assert owner_result in view["result"]
 
 
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
 @pytest.fixture
 def held_queued_rows(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """The API's queued-row writes wait until the event is set: a worker writes first."""
@@ -137,14 +142,17 @@ def _place(view: dict[str, Any]) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize("worker_first", [False, True], ids=["api-first", "worker-first"])
-def test_a_jobs_accept_time_and_place_are_the_same_while_queued_and_once_final(
+def test_a_jobs_accept_time_place_key_and_trace_are_the_same_while_queued_and_once_final(
     make_pipeline: Callable[..., AbstractContextManager[Pipeline]],
     request: pytest.FixtureRequest,
     worker_first: bool,
 ) -> None:
     release = request.getfixturevalue("held_queued_rows") if worker_first else None
+    order = orders_json(1)[0]
     with make_pipeline() as pipeline:
-        receipt = pipeline.api.post("/v1/streams/orders/events", json=orders_json(1)[0]).json()
+        receipt = pipeline.api.post(
+            "/v1/streams/orders/events", json=order, headers={"traceparent": TRACEPARENT}
+        ).json()
         queued = pipeline.api.get(receipt["status_url"]).json()
         if release is not None:
             store = JobStore(pipeline.settings.database_url)
@@ -167,7 +175,17 @@ def test_a_jobs_accept_time_and_place_are_the_same_while_queued_and_once_final(
             timeout=60,
             what="the job to be shown final",
         )
+        store = JobStore(pipeline.settings.database_url)
+        try:
+            job = store.get(receipt["event_id"])
+            by_key = search_jobs(store.engine, JobQuery(key=order["customer_id"]))
+        finally:
+            store.dispose()
 
     assert queued["status"] == "queued"
     assert _place(final) == _place(queued)
     assert _place(queued)[1:] == (receipt["topic"], receipt["partition"], receipt["offset"])
+    # What the dashboard finds a job by and links it to, whoever wrote the row.
+    assert job is not None
+    assert (job.key, job.trace_id) == (order["customer_id"], TRACE_ID)
+    assert [j.event_id for j in by_key.jobs] == [receipt["event_id"]]
