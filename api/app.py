@@ -26,6 +26,7 @@ from conveyor.api.routes_health import health_router
 from conveyor.api.routes_jobs import jobs_router
 from conveyor.api.state import AppState, Running
 from conveyor.api.tracing import ApiTracing
+from conveyor.api.waiting import JobWatcher
 from conveyor.config import ApiSettings, Settings
 from conveyor.dashboard import Dashboard
 from conveyor.kafka.admin import admin_client
@@ -133,10 +134,12 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
             registry.get_subjects,
         )
         jobs = JobWriter(store)
+        watcher = JobWatcher(store, settings.api.wait_poll_seconds)
         producer.start()
         try:
             await monitor.start()
             await jobs.start()
+            await watcher.start()
             ingestor = Ingestor(
                 encoders={s.name: AvroEncoder(s.avro_schema, ids[s.name]) for s in streams},
                 producer=producer,
@@ -146,12 +149,13 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
                 metrics=state.metrics,
                 tracing=state.tracing,
             )
-            state.running = Running(ingestor, producer, monitor, jobs)
+            state.running = Running(ingestor, producer, monitor, jobs, watcher)
             freeze_startup_objects()
             log.info("api ready streams=%s", ",".join(s.name for s in streams))
             yield
         finally:
             state.running = None
+            await watcher.stop()
             await monitor.stop()
             undelivered = await asyncio.to_thread(producer.close)
             if undelivered:

@@ -34,6 +34,11 @@ class ApiMetrics:
             "Records buffered in the producer or awaiting acknowledgement.",
             registry=self.registry,
         )
+        self.waiting = Gauge(
+            "conveyor_api_waiting_requests",
+            "Requests waiting for their jobs to end (GET /v1/jobs/{id}?wait=).",
+            registry=self.registry,
+        )
         self.overloaded = Counter(
             "conveyor_api_overloaded",
             "Requests answered 503, by reason.",

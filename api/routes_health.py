@@ -39,6 +39,7 @@ def health_router(state: AppState) -> APIRouter:
         running = state.running
         if running is not None:
             state.metrics.producer_queue.set(running.producer.in_flight)
+            state.metrics.waiting.set(len(running.watcher))
             for name in state.streams:
                 state.metrics.backlog.labels(name).set(running.monitor.backlog(name))
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,18 +1,21 @@
-"""``GET /v1/jobs/{event_id}``: where an accepted event is on its way;
+"""``GET /v1/jobs/{event_id}``: where an accepted event is on its way (``?wait=N``: once it
+ended, or after N seconds);
 ``POST /v1/jobs/{event_id}/cancel``: stop it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from conveyor.api.cancel import JobCanceller
 from conveyor.api.exceptions import NotFoundError
 from conveyor.api.state import AppState
 from conveyor.store import JobRecord, JobStatus
+from conveyor.store.jobs import FINAL_STATUSES
 
 __all__ = ["jobs_router"]
 
@@ -42,18 +45,42 @@ def jobs_router(
 
     # :path, because an id may hold "/": its status URL encodes it as %2F, which the server
     # decodes before routing.
+    max_wait = state.settings.api.max_wait_seconds
+
     @router.get("/{event_id:path}", responses={404: {"description": "No such event."}})
-    async def get_job(event_id: str, request: Request) -> dict[str, Any]:
+    async def get_job(
+        event_id: str,
+        request: Request,
+        # Not Annotated: the bound is this API's setting, which an annotation (a string under
+        # postponed evaluation) could not name.
+        wait: float | None = Query(
+            None,
+            gt=0,
+            le=max_wait,
+            description="Seconds to wait for the job to end before answering: the answer "
+            "comes as soon as it is final, or after this long with its status then.",
+        ),
+    ) -> dict[str, Any]:
         """The job's status; while ``queued``, how many events of its partition are ahead.
         ``copies`` lists events of other streams that came under the same id: each was
         recorded and never applied. A key scoped only for a copy's stream sees the job
         without its result or error, which are the other stream's."""
         key = state.auth.authenticate(request)
         running = state.require_running()
-        record = running.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
-        if record is None:
-            raise NotFoundError(f"no event {event_id!r} was accepted")
+
+        async def read() -> JobRecord:
+            found = running.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
+            if found is None:
+                raise NotFoundError(f"no event {event_id!r} was accepted")
+            return found
+
+        record = await read()
         seen_as = state.auth.authorize(key, record.stream, *(c.stream for c in record.copies))
+        if wait is not None and record.status not in FINAL_STATUSES:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await running.watcher.until_final(event_id)
+            record = await read()
         position = running.monitor.position(record.topic, record.partition)
         return _describe(record, position, owner=seen_as == record.stream)
 

@@ -12,6 +12,7 @@ from conveyor.api.jobwriter import JobWriter
 from conveyor.api.metrics import ApiMetrics
 from conveyor.api.monitor import Monitor
 from conveyor.api.tracing import ApiTracing
+from conveyor.api.waiting import JobWatcher
 from conveyor.config import Settings
 from conveyor.producers.async_producer import AsyncProducer
 from conveyor.schemas.models import event_type
@@ -27,6 +28,7 @@ class Running:
     producer: AsyncProducer
     monitor: Monitor
     jobs: JobWriter
+    watcher: JobWatcher
 
 
 @dataclass

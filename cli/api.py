@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 
 import click
 import uvicorn
@@ -10,6 +11,7 @@ import yaml
 
 from conveyor.api import check_bind, create_app
 from conveyor.api.auth import hash_key
+from conveyor.api.state import AppState
 from conveyor.cli.options import note, settings
 
 __all__ = ["api"]
@@ -30,17 +32,37 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     note(f"serving the ingest API on http://{config.api.host}:{config.api.port}")
     # uvicorn handles SIGINT/SIGTERM itself: it stops accepting, finishes requests in
     # flight, then runs the lifespan's shutdown (which flushes the producer).
-    uvicorn.run(
-        create_app(config),
-        host=config.api.host,
-        port=config.api.port,
-        log_level="warning",
-        access_log=False,
-        log_config=None,
-        # No proxy in front is assumed; trusting X-Forwarded-* is opt-in, not a default.
-        proxy_headers=False,
-        server_header=False,
+    app = create_app(config)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=config.api.host,
+            port=config.api.port,
+            log_level="warning",
+            access_log=False,
+            log_config=None,
+            # No proxy in front is assumed; trusting X-Forwarded-* is opt-in, not a default.
+            proxy_headers=False,
+            server_header=False,
+        ),
+        app.state.conveyor,
     )
+    server.run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that, when it stops, first answers the callers waiting for their
+    jobs (``?wait=``) with their status then: uvicorn finishes the requests in flight
+    before anything of the app's stops, and a wait would hold it for up to its bound."""
+
+    def __init__(self, config: uvicorn.Config, state: AppState) -> None:
+        super().__init__(config)
+        self._state = state
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._state.running is not None:
+            self._state.running.watcher.release()
+        await super().shutdown(sockets)
 
 
 @api.command()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from conveyor.exceptions import ConveyorError
 
-__all__ = ["ApiRefusedError", "ApiUnavailableError", "ClientError"]
+__all__ = ["ApiRefusedError", "ApiUnavailableError", "ClientError", "JobWaitTimeoutError"]
 
 
 class ClientError(ConveyorError):
@@ -22,6 +24,14 @@ class ApiRefusedError(ClientError):
 
 class ApiUnavailableError(ClientError):
     """The API kept answering 503/429 or could not be reached, through every retry."""
+
+
+class JobWaitTimeoutError(ClientError, TimeoutError):
+    """A job was not final when the caller's wait ran out; ``job`` is its last view."""
+
+    def __init__(self, event_id: str, job: dict[str, Any]) -> None:
+        super().__init__(f"job {event_id!r} still {job.get('status')} when the wait ran out")
+        self.job = job
 
 
 def _readable(detail: object) -> str:

@@ -19,15 +19,21 @@ from typing import Any
 
 import httpx
 
-from conveyor.client.exceptions import ApiRefusedError, ApiUnavailableError
+from conveyor.client.exceptions import ApiRefusedError, ApiUnavailableError, JobWaitTimeoutError
 from conveyor.common.backoff import Backoff, parse_retry_after
 from conveyor.kafka.identity import job_path, uuid7
 from conveyor.schemas.models import EVENT_ID_FIELD
+from conveyor.store.jobs import FINAL_STATUSES
 
 __all__ = ["AsyncConveyorClient", "ConveyorClient", "SendStats"]
 
 _RETRY_STATUSES = frozenset({429, 503})
 DEFAULT_BATCH = 500
+# A waiting request asks the API to hold it this long at most: under the API's default
+# limit (60 s) and the idle timeouts of proxies in between.
+_WAIT_CHUNK = 25.0
+_LEAST_WAIT = 0.001  # the API takes waits above zero only
+_FINAL = frozenset(status.value for status in FINAL_STATUSES)
 
 
 @dataclass
@@ -52,16 +58,29 @@ class _Outcome:
 
 
 class _Base:
-    def __init__(self, base_url: str, api_key: str | None, backoff: Backoff | None) -> None:
+    def __init__(
+        self, base_url: str, api_key: str | None, backoff: Backoff | None, timeout: float
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._headers = {"Content-Type": "application/json"}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self.backoff = backoff or Backoff()
         self.stats = SendStats()
+        self._http_timeout = timeout
 
     def _url(self, stream: str) -> str:
         return f"{self._base_url}/v1/streams/{stream}/events"
+
+    def _job_request(
+        self, event_id: str, wait: float | None
+    ) -> tuple[str, dict[str, float], httpx.Timeout | None]:
+        """A job's URL, its query and, when it waits, a read timeout past the wait."""
+        url = self._base_url + job_path(event_id)
+        if wait is None:
+            return url, {}, None
+        timeout = self._http_timeout
+        return url, {"wait": wait}, httpx.Timeout(timeout, read=wait + timeout, pool=None)
 
     @staticmethod
     def _body(events: list[dict[str, Any]]) -> bytes:
@@ -104,8 +123,8 @@ class ConveyorClient(_Base):
         backoff: Backoff | None = None,
         timeout: float = 30.0,
     ) -> None:
-        super().__init__(base_url, api_key, backoff)
-        self._http = httpx.Client(headers=self._headers, timeout=timeout)
+        super().__init__(base_url, api_key, backoff, timeout)
+        self._http = httpx.Client(headers=self._headers, timeout=_timeout(timeout))
 
     def __enter__(self) -> ConveyorClient:
         return self
@@ -138,12 +157,19 @@ class ConveyorClient(_Base):
             time.sleep(self._retry_delay(stream, attempt, outcome))
             attempt += 1
 
-    def job(self, event_id: str) -> dict[str, Any]:
-        response = self._http.get(self._base_url + job_path(event_id))
-        if response.status_code != 200:
-            raise ApiRefusedError(response.status_code, _detail(response))
-        result: dict[str, Any] = response.json()
-        return result
+    def job(self, event_id: str, wait: float | None = None) -> dict[str, Any]:
+        """The job's view; with ``wait``, once it is final or after ``wait`` seconds."""
+        url, params, timeout = self._job_request(event_id, wait)
+        return _job_view(self._http.get(url, params=params, timeout=timeout))
+
+    def wait(self, event_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """The job's view once it is final; :class:`JobWaitTimeoutError` after ``timeout``
+        seconds (None: no limit). The API answers as soon as the job ends."""
+        waiting = _Waiting(event_id, timeout)
+        while True:
+            view = self.job(event_id, wait=waiting.next_wait())
+            if waiting.over(view):
+                return view
 
 
 class AsyncConveyorClient(_Base):
@@ -156,8 +182,8 @@ class AsyncConveyorClient(_Base):
         backoff: Backoff | None = None,
         timeout: float = 30.0,
     ) -> None:
-        super().__init__(base_url, api_key, backoff)
-        self._http = httpx.AsyncClient(headers=self._headers, timeout=timeout)
+        super().__init__(base_url, api_key, backoff, timeout)
+        self._http = httpx.AsyncClient(headers=self._headers, timeout=_timeout(timeout))
 
     async def __aenter__(self) -> AsyncConveyorClient:
         return self
@@ -186,6 +212,20 @@ class AsyncConveyorClient(_Base):
             receipts += await self.send_batch(stream, batch)
         return receipts
 
+    async def job(self, event_id: str, wait: float | None = None) -> dict[str, Any]:
+        """The job's view; with ``wait``, once it is final or after ``wait`` seconds."""
+        url, params, timeout = self._job_request(event_id, wait)
+        return _job_view(await self._http.get(url, params=params, timeout=timeout))
+
+    async def wait(self, event_id: str) -> dict[str, Any]:
+        """The job's view once it is final (bound it with ``asyncio.timeout``). The API
+        answers as soon as the job ends."""
+        waiting = _Waiting(event_id, None)
+        while True:
+            view = await self.job(event_id, wait=waiting.next_wait())
+            if waiting.over(view):
+                return view
+
     async def send_batch(self, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = self._body(events)
         attempt = 0
@@ -198,6 +238,41 @@ class AsyncConveyorClient(_Base):
                 return outcome.receipts
             await asyncio.sleep(self._retry_delay(stream, attempt, outcome))
             attempt += 1
+
+
+class _Waiting:
+    """One :meth:`wait`: requests of at most :data:`_WAIT_CHUNK` seconds until the job is
+    final or the caller's time is up."""
+
+    def __init__(self, event_id: str, timeout: float | None) -> None:
+        self._event_id = event_id
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+
+    def next_wait(self) -> float:
+        if self._deadline is None:
+            return _WAIT_CHUNK
+        return max(min(_WAIT_CHUNK, self._deadline - time.monotonic()), _LEAST_WAIT)
+
+    def over(self, view: dict[str, Any]) -> bool:
+        """True if ``view`` is final; raises once the time is up."""
+        if view["status"] in _FINAL:
+            return True
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise JobWaitTimeoutError(self._event_id, view)
+        return False
+
+
+def _timeout(seconds: float) -> httpx.Timeout:
+    # No limit on the wait for a pooled connection: requests that wait for their jobs hold
+    # theirs for long, and the ones behind them should queue, not fail.
+    return httpx.Timeout(seconds, pool=None)
+
+
+def _job_view(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code != 200:
+        raise ApiRefusedError(response.status_code, _detail(response))
+    view: dict[str, Any] = response.json()
+    return view
 
 
 async def _aiter(

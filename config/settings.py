@@ -129,6 +129,10 @@ class ApiSettings(BaseModel):
     lag_interval_seconds: float = Field(default=1.0, gt=0)
     # Events the producer may hold unacknowledged before the API answers 503.
     max_in_flight: int = Field(default=50_000, gt=0)
+    # GET /v1/jobs/{id}?wait=N: the longest N allowed, and how often one query asks the
+    # store which of the jobs callers wait for ended (only while someone waits).
+    max_wait_seconds: float = Field(default=60.0, gt=0)
+    wait_poll_seconds: float = Field(default=0.01, gt=0)
 
 
 class DashboardSettings(BaseModel):

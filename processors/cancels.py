@@ -16,8 +16,8 @@ import logging
 from collections.abc import Sequence
 
 from conveyor.processors.engine import Engine
-from conveyor.store import JobStore
-from conveyor.store.cancels import cancelled_among
+from conveyor.store import JobStatus, JobStore
+from conveyor.store.jobs import jobs_in
 
 __all__ = ["watch_cancels"]
 
@@ -32,7 +32,9 @@ async def watch_cancels(engines: Sequence[Engine], store: JobStore, interval: fl
         if not running:
             continue
         try:
-            cancelled = await asyncio.to_thread(cancelled_among, store.engine, running)
+            cancelled = await asyncio.to_thread(
+                jobs_in, store.engine, running, {JobStatus.CANCELLED}
+            )
         except Exception as exc:
             # The next poll asks again; meanwhile the gate keeps a cancelled job's effects out.
             log.warning("cancelled jobs not checked error=%r", exc)

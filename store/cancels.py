@@ -14,7 +14,6 @@ SQLite a write takes the database's one write lock for the whole transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
@@ -22,10 +21,10 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine, exists, select, update
 
 from conveyor.store.exceptions import JobNotRunningError
-from conveyor.store.jobs import JobStatus, id_chunks
+from conveyor.store.jobs import JobStatus
 from conveyor.store.tables import deliveries, insert_ignoring_duplicates, jobs
 
-__all__ = ["CancelOutcome", "Cancelling", "cancel_job", "cancelled_among", "commit_delivery"]
+__all__ = ["CancelOutcome", "Cancelling", "cancel_job", "commit_delivery"]
 
 _CANCELLABLE = (JobStatus.QUEUED.value, JobStatus.PROCESSING.value)
 
@@ -90,17 +89,3 @@ def commit_delivery(conn: Connection, event_id: str, message_id: str, now: datet
         .returning(deliveries.c.event_id)
     ).first()
     return inserted is not None
-
-
-def cancelled_among(engine: Engine, event_ids: Sequence[str]) -> set[str]:
-    """Which of ``event_ids`` are cancelled: one query for a worker's jobs in flight."""
-    found: set[str] = set()
-    with engine.connect() as conn:
-        for chunk in id_chunks(sorted(event_ids)):
-            rows = conn.execute(
-                select(jobs.c.event_id).where(
-                    jobs.c.event_id.in_(chunk), jobs.c.status == JobStatus.CANCELLED.value
-                )
-            )
-            found.update(row[0] for row in rows)
-    return found

@@ -7,7 +7,7 @@ import functools
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -18,7 +18,15 @@ from sqlalchemy.schema import CreateColumn
 from conveyor.store.driver import placeholder, time_value
 from conveyor.store.tables import advisory_lock, job_copies, jobs, metadata, store_identity
 
-__all__ = ["FINAL_STATUSES", "JobCopy", "JobProgress", "JobRecord", "JobStatus", "JobStore"]
+__all__ = [
+    "FINAL_STATUSES",
+    "JobCopy",
+    "JobProgress",
+    "JobRecord",
+    "JobStatus",
+    "JobStore",
+    "jobs_in",
+]
 
 
 class JobStatus(StrEnum):
@@ -260,6 +268,22 @@ def driver_row(record: JobRecord, when: Callable[[datetime], object]) -> tuple[o
 def result_json(result: dict[str, Any] | None) -> str | None:
     """A result (or a partial one) as the store keeps it."""
     return json.dumps(result, default=_json_default) if result else None
+
+
+def jobs_in(
+    engine: Engine, event_ids: Collection[str], statuses: Collection[JobStatus]
+) -> set[str]:
+    """Which of ``event_ids`` are in one of ``statuses``: one query (a chunk of ids at a
+    time) for many jobs a process watches."""
+    found: set[str] = set()
+    wanted = [status.value for status in statuses]
+    with engine.connect() as conn:
+        for chunk in id_chunks(sorted(event_ids)):
+            rows = conn.execute(
+                select(jobs.c.event_id).where(jobs.c.event_id.in_(chunk), jobs.c.status.in_(wanted))
+            )
+            found.update(row[0] for row in rows)
+    return found
 
 
 def id_chunks(event_ids: Sequence[str], size: int = 10_000) -> Iterator[Sequence[str]]:
