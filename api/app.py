@@ -16,20 +16,23 @@ from opentelemetry.trace import TracerProvider
 
 from conveyor import __version__
 from conveyor.api.cancel import JobCanceller
+from conveyor.api.changes import ChangeFollowers
 from conveyor.api.exceptions import ApiError, UnsafeBindError
 from conveyor.api.ingest import Ingestor
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.middleware import RequestMetrics
 from conveyor.api.monitor import Monitor
+from conveyor.api.routes_changes import changes_router
 from conveyor.api.routes_events import add_event_routes, event_path, event_paths
 from conveyor.api.routes_health import health_router
-from conveyor.api.routes_jobs import jobs_router
+from conveyor.api.routes_jobs import JobViews, jobs_router
 from conveyor.api.state import AppState, Running
 from conveyor.api.tracing import ApiTracing
 from conveyor.api.waiting import JobWatcher
 from conveyor.config import ApiSettings, Settings
 from conveyor.dashboard import Dashboard
 from conveyor.kafka.admin import admin_client
+from conveyor.kafka.changes import ChangeFeedWriter
 from conveyor.kafka.config import producer_config
 from conveyor.ops.topics import require_topics
 from conveyor.producers.async_producer import AsyncProducer
@@ -108,7 +111,9 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
     )
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     add_event_routes(app, state)
-    app.include_router(jobs_router(state, store.get, cancel))
+    views = JobViews(state, store.get)
+    app.include_router(changes_router(state, views))  # before the jobs', which takes any path
+    app.include_router(jobs_router(state, views, cancel))
     app.include_router(health_router(state))
     if dashboard is not None:
         dashboard.mount(app)
@@ -125,6 +130,12 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
     await asyncio.to_thread(require_topics, admin, posted_to)
     with registry_client(settings.schema_registry) as registry:
         ids = {s.name: await asyncio.to_thread(register_value_schema, registry, s) for s in streams}
+        feeds = {
+            s.name: ChangeFeedWriter(
+                s, await asyncio.to_thread(register_value_schema, registry, s.change_feed)
+            )
+            for s in streams
+        }
         producer = AsyncProducer(producer_config(settings.kafka), settings.api.max_in_flight)
         monitor = Monitor(
             admin,
@@ -135,6 +146,7 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
         )
         jobs = JobWriter(store)
         watcher = JobWatcher(store, settings.api.wait_poll_seconds)
+        followers = ChangeFollowers(settings, settings.api.max_event_streams)
         producer.start()
         try:
             await monitor.start()
@@ -149,13 +161,14 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
                 metrics=state.metrics,
                 tracing=state.tracing,
             )
-            state.running = Running(ingestor, producer, monitor, jobs, watcher)
+            state.running = Running(ingestor, producer, monitor, jobs, watcher, feeds, followers)
             freeze_startup_objects()
             log.info("api ready streams=%s", ",".join(s.name for s in streams))
             yield
         finally:
             state.running = None
             await watcher.stop()
+            followers.close()
             await monitor.stop()
             undelivered = await asyncio.to_thread(producer.close)
             if undelivered:

@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from conveyor.api.exceptions import ConflictError, NotFoundError
 from conveyor.api.state import AppState
 from conveyor.config import ApiKey
+from conveyor.kafka.changes import change_of
 from conveyor.store import JobRecord, JobStatus, JobStore
 from conveyor.store.cancels import CancelOutcome, cancel_job
+from conveyor.store.results import OutboxValues
 
 __all__ = ["JobCanceller"]
 
@@ -39,7 +41,14 @@ class JobCanceller:
         self._state.auth.authorize(key, record.stream)
         if pending is not None:
             await running.jobs.write_now(event_id)
-        done = await asyncio.to_thread(cancel_job, self._store.engine, event_id, datetime.now(UTC))
+        feed = running.feeds[record.stream]
+
+        def announce(cancelled: JobRecord) -> list[OutboxValues]:
+            return [r.row() for r in feed.records([(cancelled.partition, change_of(cancelled))])]
+
+        done = await asyncio.to_thread(
+            cancel_job, self._store.engine, event_id, datetime.now(UTC), announce
+        )
         if done.outcome is CancelOutcome.FINAL:
             assert done.status is not None
             raise ConflictError(

@@ -17,13 +17,10 @@ from conveyor.api.state import AppState
 from conveyor.store import JobRecord, JobStatus
 from conveyor.store.jobs import FINAL_STATUSES
 
-__all__ = ["jobs_router"]
+__all__ = ["JobViews", "jobs_router"]
 
 
-def jobs_router(
-    state: AppState, lookup: Callable[[str], JobRecord | None], cancel: JobCanceller
-) -> APIRouter:
-    """``lookup(event_id)`` reads the result store (blocking; run in a thread)."""
+def jobs_router(state: AppState, views: JobViews, cancel: JobCanceller) -> APIRouter:
     router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
     # Declared with the id as a :path too, so that an id holding "/" is cancelled, not read:
@@ -65,26 +62,48 @@ def jobs_router(
         ``copies`` lists events of other streams that came under the same id: each was
         recorded and never applied. A key scoped only for a copy's stream sees the job
         without its result or error, which are the other stream's."""
-        key = state.auth.authenticate(request)
-        running = state.require_running()
+        return await views.view(event_id, request, wait)
 
-        async def read() -> JobRecord:
-            found = running.jobs.pending(event_id) or await asyncio.to_thread(lookup, event_id)
-            if found is None:
-                raise NotFoundError(f"no event {event_id!r} was accepted")
-            return found
+    return router
 
-        record = await read()
-        seen_as = state.auth.authorize(key, record.stream, *(c.stream for c in record.copies))
+
+class JobViews:
+    """A job's view as ``GET /v1/jobs/{event_id}`` gives it, for the routes that need one."""
+
+    def __init__(self, state: AppState, lookup: Callable[[str], JobRecord | None]) -> None:
+        self._state = state
+        self._lookup = lookup
+
+    async def read(self, event_id: str) -> JobRecord:
+        """The job of ``event_id`` (404 if none), its row perhaps still in the job writer."""
+        running = self._state.require_running()
+        found = running.jobs.pending(event_id) or await asyncio.to_thread(self._lookup, event_id)
+        if found is None:
+            raise NotFoundError(f"no event {event_id!r} was accepted")
+        return found
+
+    async def authorized(self, event_id: str, request: Request) -> tuple[JobRecord, bool]:
+        """The job, if the request's key may see it, and whether as its owner (the key is
+        allowed on its stream, not only on a copy's)."""
+        key = self._state.auth.authenticate(request)
+        record = await self.read(event_id)
+        seen_as = self._state.auth.authorize(key, record.stream, *(c.stream for c in record.copies))
+        return record, seen_as == record.stream
+
+    async def view(self, event_id: str, request: Request, wait: float | None) -> dict[str, Any]:
+        record, owner = await self.authorized(event_id, request)
+        running = self._state.require_running()
         if wait is not None and record.status not in FINAL_STATUSES:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await running.watcher.until_final(event_id)
-            record = await read()
-        position = running.monitor.position(record.topic, record.partition)
-        return _describe(record, position, owner=seen_as == record.stream)
+            record = await self.read(event_id)
+        return self.describe(record, owner=owner)
 
-    return router
+    def describe(self, record: JobRecord, *, owner: bool) -> dict[str, Any]:
+        running = self._state.require_running()
+        position = running.monitor.position(record.topic, record.partition)
+        return _describe(record, position, owner=owner)
 
 
 def _describe(record: JobRecord, position: int | None, *, owner: bool) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from conveyor.api.auth import Authenticator
 from conveyor.api.body import EventReader
+from conveyor.api.changes import ChangeFollowers
 from conveyor.api.exceptions import OverloadedError
 from conveyor.api.ingest import Ingestor, StreamIngest
 from conveyor.api.jobwriter import JobWriter
@@ -14,6 +15,7 @@ from conveyor.api.monitor import Monitor
 from conveyor.api.tracing import ApiTracing
 from conveyor.api.waiting import JobWatcher
 from conveyor.config import Settings
+from conveyor.kafka.changes import ChangeFeedWriter
 from conveyor.producers.async_producer import AsyncProducer
 from conveyor.schemas.models import event_type
 
@@ -29,6 +31,8 @@ class Running:
     monitor: Monitor
     jobs: JobWriter
     watcher: JobWatcher
+    feeds: dict[str, ChangeFeedWriter]  # by stream: where its jobs' changes are published
+    followers: ChangeFollowers
 
 
 @dataclass

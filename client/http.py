@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
 import httpx
+from httpx_sse import aconnect_sse
 
 from conveyor.client.exceptions import ApiRefusedError, ApiUnavailableError, JobWaitTimeoutError
 from conveyor.common.backoff import Backoff, parse_retry_after
@@ -34,6 +35,9 @@ DEFAULT_BATCH = 500
 _WAIT_CHUNK = 25.0
 _LEAST_WAIT = 0.001  # the API takes waits above zero only
 _FINAL = frozenset(status.value for status in FINAL_STATUSES)
+# An event stream waits for news as long as it takes: the server sends a keep-alive every
+# 15 s, so a minute of silence means the connection is gone (it is then resumed).
+_STREAMING = httpx.Timeout(30.0, read=60.0)
 
 
 @dataclass
@@ -162,6 +166,10 @@ class ConveyorClient(_Base):
         url, params, timeout = self._job_request(event_id, wait)
         return _job_view(self._http.get(url, params=params, timeout=timeout))
 
+    def cancel(self, event_id: str) -> dict[str, Any]:
+        """Cancel the job (it never runs, or it stops and applies nothing); its view."""
+        return _job_view(self._http.post(self._base_url + job_path(event_id) + "/cancel"))
+
     def wait(self, event_id: str, timeout: float | None = None) -> dict[str, Any]:
         """The job's view once it is final; :class:`JobWaitTimeoutError` after ``timeout``
         seconds (None: no limit). The API answers as soon as the job ends."""
@@ -217,6 +225,10 @@ class AsyncConveyorClient(_Base):
         url, params, timeout = self._job_request(event_id, wait)
         return _job_view(await self._http.get(url, params=params, timeout=timeout))
 
+    async def cancel(self, event_id: str) -> dict[str, Any]:
+        """Cancel the job (it never runs, or it stops and applies nothing); its view."""
+        return _job_view(await self._http.post(self._base_url + job_path(event_id) + "/cancel"))
+
     async def wait(self, event_id: str) -> dict[str, Any]:
         """The job's view once it is final (bound it with ``asyncio.timeout``). The API
         answers as soon as the job ends."""
@@ -225,6 +237,44 @@ class AsyncConveyorClient(_Base):
             view = await self.job(event_id, wait=waiting.next_wait())
             if waiting.over(view):
                 return view
+
+    def changes(self, event_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The job's changes as they happen: its view now, then each status it moves to and
+        each progress report (each a dict with ``event``: ``status`` or ``progress``), ending
+        once it is final. A dropped connection is resumed where it left off."""
+        return self._follow(self._base_url + job_path(event_id) + "/events", {})
+
+    def stream_changes(self, stream: str, key: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every change of ``stream``'s jobs (``key``'s only, if given) from now on, as
+        :meth:`changes` gives them; it never ends by itself."""
+        params = {} if key is None else {"key": key}
+        return self._follow(f"{self._base_url}/v1/streams/{stream}/job-events", params)
+
+    async def _follow(self, url: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        last: str | None = None
+        attempt = 0
+        while True:
+            headers = {} if last is None else {"Last-Event-ID": last}
+            try:
+                async with aconnect_sse(
+                    self._http, "GET", url, params=params, headers=headers, timeout=_STREAMING
+                ) as source:
+                    if source.response.status_code != 200:
+                        await source.response.aread()
+                        raise ApiRefusedError(source.response.status_code, _detail(source.response))
+                    async for sse in source.aiter_sse():
+                        attempt = 0
+                        last = sse.id or last
+                        if sse.event == "ready":
+                            continue
+                        change: dict[str, Any] = {"event": sse.event, **sse.json()}
+                        yield change
+                        if sse.event == "status" and change.get("status") in _FINAL:
+                            return
+            except httpx.TransportError:
+                pass  # resumed from the last event's id
+            await asyncio.sleep(self.backoff.delay(attempt))
+            attempt += 1
 
     async def send_batch(self, stream: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body = self._body(events)

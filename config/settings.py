@@ -133,6 +133,9 @@ class ApiSettings(BaseModel):
     # store which of the jobs callers wait for ended (only while someone waits).
     max_wait_seconds: float = Field(default=60.0, gt=0)
     wait_poll_seconds: float = Field(default=0.01, gt=0)
+    # Server-Sent Events responses (a job's or a stream's changes) open at once, each with
+    # a consumer of the change feed and a thread: past this many, 503.
+    max_event_streams: int = Field(default=100, gt=0)
 
 
 class DashboardSettings(BaseModel):

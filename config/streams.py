@@ -33,6 +33,7 @@ from conveyor.config.schedules import Schedule
 
 __all__ = [
     "FOREVER",
+    "ChangeFeed",
     "DelayTiers",
     "Executor",
     "Ordering",
@@ -126,6 +127,20 @@ class OutputDeclaration(BaseModel):
                 "so it takes no retention"
             )
         return self
+
+    @cached_property
+    def avro_schema(self) -> dict[str, Any]:
+        return _read_schema(self.schema_file)
+
+
+class ChangeFeed(BaseModel):
+    """The topic where each change of a stream's jobs is published (``<topic>.status``):
+    what ``GET /v1/jobs/{event_id}/events`` and the stream's event feed read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    topic: str
+    schema_file: str = "job_changes.avsc"
 
     @cached_property
     def avro_schema(self) -> dict[str, Any]:
@@ -259,6 +274,11 @@ class StreamDeclaration(BaseModel):
     def dlq_topic(self) -> str:
         """Where poison lands: undecodable, invalid, or out of attempts."""
         return f"{self.topic}.dlq"
+
+    @property
+    def change_feed(self) -> ChangeFeed:
+        """Where its jobs' changes are published."""
+        return ChangeFeed(topic=f"{self.topic}.status")
 
     @property
     def redriven_topic(self) -> str:

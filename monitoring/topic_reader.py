@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from types import TracebackType
@@ -49,7 +49,8 @@ _TIMEOUT = 10.0
 
 
 class TopicReader:
-    """Reads one topic, or some of its partitions, from the start or from now on.
+    """Reads one topic, or some of its partitions, from the start, from now on, or from
+    given offsets (``start``).
 
     Entering finds the topic's partitions and where each ends now; :attr:`at_end` says
     when every partition got there. With ``until_end`` records past that end are left
@@ -66,6 +67,7 @@ class TopicReader:
         partitions: Collection[int] | None = None,
         decode: bool = True,
         until_end: bool = False,
+        start: Mapping[int, int] | None = None,
     ) -> None:
         self._settings = settings
         self._topic = topic
@@ -73,6 +75,7 @@ class TopicReader:
         self._wanted = partitions
         self._decode = decode
         self._until_end = until_end
+        self._start = start or {}  # partition → the offset to read it from, overriding the rest
         self._stack = ExitStack()
         # Partition → the offset it ended at on entering; the partitions not there yet.
         self._ends: dict[int, int] = {}
@@ -82,6 +85,11 @@ class TopicReader:
     def partitions(self) -> list[int]:
         """The partitions read (known once entered)."""
         return sorted(self._ends)
+
+    @property
+    def ends(self) -> dict[int, int]:
+        """Where each partition read ended on entering: the offset of its next record."""
+        return dict(self._ends)
 
     @property
     def at_end(self) -> bool:
@@ -181,7 +189,7 @@ class TopicReader:
             # From the end as it is now, not as it is when the fetcher starts, so a record
             # written right after entering is read.
             start = OFFSET_BEGINNING if self._from_beginning else high
-            assignment.append(TopicPartition(topic, partition, start))
+            assignment.append(TopicPartition(topic, partition, self._start.get(partition, start)))
         self._consumer.assign(assignment)
 
     def _record(self, msg: Message) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def stream_topics(streams: Iterable[StreamDeclaration]) -> list[TopicSpec]:
                 specs.append(_spec(stream, output.topic, own, output.partitions))
         specs += [_spec(stream, t, retention) for t in stream.retry_topics + stream.delay_topics]
         specs.append(_spec(stream, stream.dlq_topic, retention))
+        specs.append(_spec(stream, stream.change_feed.topic, retention))
         # Small and kept for ever: one record per dead letter redriven (ops/redrive.py).
         specs.append(_spec(stream, stream.redriven_topic, None, 1, compacted=True))
     unique = {s.name: s for s in specs}

@@ -21,6 +21,7 @@ from faust.streams import Stream
 from faust.types import EventT, StreamT
 
 from conveyor.config import Settings, StreamDeclaration
+from conveyor.kafka.changes import ChangeFeedWriter
 from conveyor.kafka.credentials import broker_credentials
 from conveyor.kafka.events import Consumed
 from conveyor.processors.cancels import watch_cancels
@@ -77,11 +78,17 @@ def build_worker(settings: Settings) -> Worker:
     registry = registry_client(settings.schema_registry)
     telemetry = WorkerTelemetry.start(settings, store.engine.dialect.name)
     observers = telemetry.observers()
-    progress = ProgressWriter(store, settings.workers.progress_interval_seconds)
+    handled = [stream for stream in settings.streams.values() if stream.handler]
+    feeds = {
+        stream.name: ChangeFeedWriter(stream, register_value_schema(registry, stream.change_feed))
+        for stream in handled
+    }
+    progress = ProgressWriter(store, settings.workers.progress_interval_seconds, feeds)
     processors = [
-        _processor(settings, stream, store, registry, observers, progress=progress)
-        for stream in settings.streams.values()
-        if stream.handler
+        _processor(
+            settings, stream, store, registry, observers, progress=progress, feed=feeds[stream.name]
+        )
+        for stream in handled
     ]
     engines = [Engine(processor) for processor in processors]
     workers = settings.workers
@@ -164,6 +171,7 @@ def _processor(
     observers: list[BatchObserver],
     *,
     progress: ProgressWriter,
+    feed: ChangeFeedWriter,
 ) -> StreamProcessor:
     handler_path = stream.handler
     assert handler_path is not None
@@ -181,7 +189,14 @@ def _processor(
     decoder = AvroDecoder(stream.avro_schema, registry)
     call = HandlerCall(handler, stream.concurrency, pool)
     return StreamProcessor(
-        context, handler, decoder, encoders, observers, call=call, report=progress.report
+        context,
+        handler,
+        decoder,
+        encoders,
+        observers,
+        call=call,
+        report=progress.report,
+        feed=feed,
     )
 
 

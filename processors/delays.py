@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from conveyor.common.backoff import Backoff
 from conveyor.kafka.events import Consumed
 from conveyor.kafka.headers import NOT_BEFORE, moved_headers
+from conveyor.kafka.records import OutboxRecord
 from conveyor.processors.completion import finish, until_done
 from conveyor.processors.engine import Engine
-from conveyor.processors.outbox import OutboxRecord
 from conveyor.store.results import OutboxValues, append_outbox
 
 __all__ = ["WaitingTier", "not_before"]

@@ -25,10 +25,8 @@ relay starts afresh on the next.
 from __future__ import annotations
 
 import logging
-import marshal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -36,40 +34,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor.config import Settings
 from conveyor.kafka.config import producer_config
-from conveyor.kafka.identity import KafkaHeaders
+from conveyor.kafka.records import OutboxRecord
 from conveyor.kafka.topics import OUTBOX_TOPIC
 from conveyor.store import JobStore
-from conveyor.store.results import OutboxRow, OutboxValues, outbox_after, prune_outbox
+from conveyor.store.results import OutboxRow, outbox_after, prune_outbox
 
-__all__ = ["OutboxRecord", "OutboxRelay"]
+__all__ = ["OutboxRelay"]
 
 log = logging.getLogger(__name__)
 
 _TIMEOUT = 30.0
-# Pinned, so a Python upgrade with records still in the outbox reads them back.
-_MARSHAL_VERSION = 4
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class OutboxRecord:
-    """A record to publish; headers are kept in the order given."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: KafkaHeaders
-
-    def row(self) -> OutboxValues:
-        """The outbox table's row. Headers are kept with marshal: a blob per output record,
-        written and read back by conveyor alone within seconds, and a fifth of JSON's cost."""
-        return self.topic, self.key, self.value, marshal.dumps(self.headers, _MARSHAL_VERSION)
-
-    @staticmethod
-    def headers_from_blob(blob: bytes) -> KafkaHeaders:
-        headers: KafkaHeaders = marshal.loads(blob)  # noqa: S302 - our own outbox rows
-        return headers
 
 
 class OutboxRelay:

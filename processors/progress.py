@@ -17,10 +17,17 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
+from conveyor.kafka.changes import ChangeFeedWriter, change_of
+from conveyor.kafka.records import OutboxRecord
 from conveyor.processors.handler import Progress
 from conveyor.store import JobStore
-from conveyor.store.progress import ProgressRow, write_progress
+from conveyor.store.jobs import JobProgress, JobRecord, JobStatus
+from conveyor.store.progress import ProgressRow, ProgressTaken, write_progress
+from conveyor.store.results import append_outbox
 
 __all__ = ["ProgressWriter", "worker_name"]
 
@@ -36,9 +43,12 @@ def worker_name() -> str:
 
 
 class ProgressWriter:
-    def __init__(self, store: JobStore, interval: float) -> None:
+    def __init__(
+        self, store: JobStore, interval: float, feeds: Mapping[str, ChangeFeedWriter] | None = None
+    ) -> None:
         self._store = store
         self._interval = interval
+        self._feeds = feeds or {}  # by stream: where its jobs' reports are published
         self._pending: dict[str, Progress] = {}
         # Handlers in threads report too; a swap of the dict under the lock takes them all.
         self._lock = threading.Lock()
@@ -59,10 +69,39 @@ class ProgressWriter:
             ProgressRow(event_id, p.fraction, p.message, p.partial)
             for event_id, p in sorted(pending.items())
         ]
+        now = datetime.now(UTC)
         with self._store.engine.begin() as conn:
-            written = write_progress(conn, worker_name(), rows)
+            taken = write_progress(conn, worker_name(), rows)
+            append_outbox(conn, (r.row() for r in self._changes(taken, pending, now)))
         self.flushes += 1
-        return written
+        return len(taken)
+
+    def _changes(
+        self, taken: list[ProgressTaken], pending: dict[str, Progress], now: datetime
+    ) -> list[OutboxRecord]:
+        by_stream: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for job in taken:
+            if job.stream not in self._feeds:
+                continue
+            progress = pending[job.event_id]
+            record = JobRecord(
+                job.event_id,
+                job.stream,
+                "",
+                job.partition,
+                0,
+                JobStatus.PROCESSING,
+                now,
+                now,
+                attempts=job.attempts,
+                worker=worker_name(),
+                key=job.key,
+            )
+            change = change_of(record, JobProgress(progress.fraction, progress.message, None))
+            by_stream.setdefault(job.stream, []).append((job.partition, change))
+        return [
+            r for name, changes in by_stream.items() for r in self._feeds[name].records(changes)
+        ]
 
     async def run(self) -> None:
         """Flush every interval until cancelled. Progress is advice: a flush the store

@@ -29,7 +29,7 @@ from conveyor.config.delays import NOT_BEFORE_FIELD
 from conveyor.config.exceptions import ConfigError
 from conveyor.config.priorities import PRIORITY_FIELD
 from conveyor.kafka.identity import ce_type, child_traceparent, cloudevent_headers
-from conveyor.processors.outbox import OutboxRecord
+from conveyor.kafka.records import OutboxRecord
 from conveyor.schemas.models import EVENT_ID_FIELD, event_type
 from conveyor.schemas.serde import AvroEncoder
 from conveyor.store import JobStore

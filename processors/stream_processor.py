@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.common.backoff import Backoff
+from conveyor.kafka.changes import ChangeFeedWriter, change_of
 from conveyor.kafka.events import Consumed, Event, accepted_at, event_from, event_log_fields
 from conveyor.kafka.headers import failure_headers, header_text
 from conveyor.kafka.identity import (
@@ -31,6 +32,7 @@ from conveyor.kafka.identity import (
     cloudevent_headers,
     trace_id_of,
 )
+from conveyor.kafka.records import OutboxRecord
 from conveyor.processors.exceptions import OutcomeUnknownError, PoisonError
 from conveyor.processors.handler import (
     Handler,
@@ -40,13 +42,12 @@ from conveyor.processors.handler import (
     Progress,
     RunningJob,
 )
-from conveyor.processors.outbox import OutboxRecord
 from conveyor.processors.progress import worker_name
 from conveyor.processors.running import HandlerCall
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder
 from conveyor.store import JobRecord, JobStatus
-from conveyor.store.results import Claim, append_outbox, claim, transition
+from conveyor.store.results import Claim, OutboxValues, append_outbox, claim, transition
 
 __all__ = ["BatchObserver", "Outcome", "SettledBatch", "StreamProcessor"]
 
@@ -103,12 +104,14 @@ class StreamProcessor:
         *,
         call: HandlerCall | None = None,
         report: Callable[[str, Progress], None] = lambda _event_id, _progress: None,
+        feed: ChangeFeedWriter | None = None,
     ) -> None:
         self.context = context
         self._stream = context.stream
         self._handler = handler
         self._call_handler = call or HandlerCall(handler, context.stream.concurrency)
         self._report = report
+        self._feed = feed  # where the jobs' changes are published, if anywhere
         timeout_ms = context.stream.timeout_ms
         self._timeout = timeout_ms / 1000 if timeout_ms else None
         self._decoder = decoder
@@ -192,16 +195,16 @@ class StreamProcessor:
         if not events:
             return Claim(set(), {})
         now = datetime.now(UTC)
-        with self.context.store.engine.begin() as conn:
-            return claim(
-                conn,
-                [
-                    self._job(event, JobStatus.PROCESSING, event.attempts, now)._replace(
-                        started_at=now, worker=worker_name()
-                    )
-                    for event in events
-                ],
+        jobs = [
+            self._job(event, JobStatus.PROCESSING, event.attempts, now)._replace(
+                started_at=now, worker=worker_name()
             )
+            for event in events
+        ]
+        with self.context.store.engine.begin() as conn:
+            claimed = claim(conn, jobs)
+            append_outbox(conn, self._changes(events, jobs, claimed.fresh))
+        return claimed
 
     def settle(self, outcomes: list[Outcome]) -> set[str]:
         """Settle ``outcomes`` in one transaction; returns the event ids whose jobs moved."""
@@ -234,7 +237,8 @@ class StreamProcessor:
                 else:
                     records.append(self._failure_record(o, now))
             records += self._outputs(None, self._handler.apply(conn, applied), headers_of)
-            append_outbox(conn, (r.row() for r in records))
+            changes = self._changes([o.event for o in outcomes], jobs, moved)
+            append_outbox(conn, [*(r.row() for r in records), *changes])
         for o in outcomes:
             if o.error is not None and o.event.event_id in moved:
                 log.warning(
@@ -274,6 +278,19 @@ class StreamProcessor:
             key=event.key.decode(errors="replace") if event.key is not None else None,
             trace_id=trace_id_of(header_text(event.headers, "traceparent")),
         )
+
+    def _changes(
+        self, events: list[Event], jobs: list[JobRecord], moved: set[str]
+    ) -> list[OutboxValues]:
+        """The feed's records of the jobs that ``moved`` (``jobs[i]`` is ``events[i]``'s)."""
+        if self._feed is None or not moved:
+            return []
+        changes = [
+            (event.partition, change_of(job))
+            for event, job in zip(events, jobs, strict=True)
+            if job.event_id in moved
+        ]
+        return [r.row() for r in self._feed.records(changes)]
 
     def _outputs(
         self, event: Event | None, outputs: list[Output], headers_of: _HeaderFactories

@@ -14,6 +14,7 @@ SQLite a write takes the database's one write lock for the whole transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
@@ -21,7 +22,8 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Engine, exists, select, update
 
 from conveyor.store.exceptions import JobNotRunningError
-from conveyor.store.jobs import JobStatus
+from conveyor.store.jobs import JobRecord, JobStatus
+from conveyor.store.results import OutboxValues, append_outbox
 from conveyor.store.tables import deliveries, insert_ignoring_duplicates, jobs
 
 __all__ = ["CancelOutcome", "Cancelling", "cancel_job", "commit_delivery"]
@@ -41,15 +43,29 @@ class Cancelling(NamedTuple):
     status: JobStatus | None  # the job's status after the attempt; None if unknown
 
 
-def cancel_job(engine: Engine, event_id: str, now: datetime) -> Cancelling:
+def cancel_job(
+    engine: Engine,
+    event_id: str,
+    now: datetime,
+    announce: Callable[[JobRecord], Iterable[OutboxValues]] = lambda _job: (),
+) -> Cancelling:
     """Move the job of ``event_id`` to ``cancelled`` if it is queued or processing and
-    none of its effects passed a point of no return."""
+    none of its effects passed a point of no return; what ``announce`` makes of the
+    cancelled job goes to the outbox in the same transaction."""
     with engine.connect() as conn:
         moved = conn.execute(
             update(jobs)
             .where(jobs.c.event_id == event_id, jobs.c.status.in_(_CANCELLABLE))
             .values(status=JobStatus.CANCELLED.value, updated_at=now)
-            .returning(jobs.c.event_id)
+            .returning(
+                jobs.c.stream,
+                jobs.c.topic,
+                jobs.c.partition,
+                jobs.c.offset,
+                jobs.c.accepted_at,
+                jobs.c.attempts,
+                jobs.c.key,
+            )
         ).first()
         if moved is None:
             status = conn.execute(
@@ -64,6 +80,20 @@ def cancel_job(engine: Engine, event_id: str, now: datetime) -> Cancelling:
         if conn.execute(select(exists().where(deliveries.c.event_id == event_id))).scalar():
             conn.rollback()
             return Cancelling(CancelOutcome.PAST_RETURN, JobStatus.PROCESSING)
+        stream, topic, partition, offset, accepted_at, attempts, key = moved
+        cancelled = JobRecord(
+            event_id,
+            stream,
+            topic,
+            partition,
+            offset,
+            JobStatus.CANCELLED,
+            accepted_at,
+            now,
+            attempts=attempts,
+            key=key,
+        )
+        append_outbox(conn, announce(cancelled))
         conn.commit()
     return Cancelling(CancelOutcome.CANCELLED, JobStatus.CANCELLED)
 

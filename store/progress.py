@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from conveyor.store.driver import placeholder
 from conveyor.store.jobs import JobStatus, result_json
 
-__all__ = ["ProgressRow", "write_progress"]
+__all__ = ["ProgressRow", "ProgressTaken", "write_progress"]
 
 
 class ProgressRow(NamedTuple):
@@ -21,15 +21,27 @@ class ProgressRow(NamedTuple):
     partial: dict[str, Any] | None
 
 
-def write_progress(conn: Connection, worker: str, reports: Sequence[ProgressRow]) -> int:
+class ProgressTaken(NamedTuple):
+    """A job that took its report, and what its change on the feed needs of its row."""
+
+    event_id: str
+    stream: str
+    partition: int
+    key: str | None
+    attempts: int
+
+
+def write_progress(
+    conn: Connection, worker: str, reports: Sequence[ProgressRow]
+) -> list[ProgressTaken]:
     """Record each job's latest report, one ``UPDATE`` for all of them (up to 5,000); returns
-    how many jobs took theirs.
+    the jobs that took theirs.
 
     Only a job still ``processing`` in ``worker``'s run takes a report: one that ended (its
     final status is written by the settle, which a late flush must never undo) or that
     another worker runs now (a rebalance handed it on) keeps what it has."""
     mark = placeholder(conn.dialect)
-    written = 0
+    written: list[ProgressTaken] = []
     for start in range(0, len(reports), _ROWS_PER_STATEMENT):
         chunk = reports[start : start + _ROWS_PER_STATEMENT]
         params = [
@@ -40,7 +52,7 @@ def write_progress(conn: Connection, worker: str, reports: Sequence[ProgressRow]
         result = conn.exec_driver_sql(
             _progress_sql(len(chunk), mark), (*params, JobStatus.PROCESSING.value, worker)
         )
-        written += len(result.fetchall())
+        written += [ProgressTaken(*row) for row in result]
     return written
 
 
@@ -62,5 +74,5 @@ def _progress_sql(rows: int, mark: str) -> str:
         "UPDATE jobs SET progress = p.fraction, progress_message = p.message, "
         "partial_result = p.partial FROM p "
         f"WHERE jobs.event_id = p.event_id AND jobs.status = {mark} AND jobs.worker = {mark} "
-        "RETURNING jobs.event_id"
+        'RETURNING jobs.event_id, jobs.stream, jobs."partition", jobs."key", jobs.attempts'
     )

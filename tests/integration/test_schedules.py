@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from conveyor.config import Settings, load_settings
 from conveyor.config.exceptions import ConfigError
-from conveyor.processors.outbox import OutboxRecord
+from conveyor.kafka.records import OutboxRecord
 from conveyor.processors.schedules import Scheduler, tick_event_id
 from conveyor.store import JobStore
 from conveyor.store.results import outbox_after

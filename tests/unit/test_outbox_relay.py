@@ -16,8 +16,9 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from conveyor.config import Settings, load_settings
+from conveyor.kafka.records import OutboxRecord
 from conveyor.processors import outbox
-from conveyor.processors.outbox import OutboxRecord, OutboxRelay
+from conveyor.processors.outbox import OutboxRelay
 from conveyor.store import JobStore
 from conveyor.store.results import append_outbox
 
