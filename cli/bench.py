@@ -14,12 +14,14 @@ import click
 
 from conveyor.bench.dashboard import bench_dashboard
 from conveyor.bench.ingest import IngestPlan, bench_ingest
+from conveyor.bench.jobs import JobsPlan, bench_jobs
 from conveyor.bench.latency import LatencyPlan, bench_latency
 from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
 from conveyor.bench.process import bench_process
 from conveyor.bench.replay import bench_replay
 from conveyor.bench.report import (
     ingest_table,
+    jobs_table,
     machine,
     priorities_table,
     process_table,
@@ -126,6 +128,77 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
     with _stack() as running:
         figures = bench_replay(running, records, note, progress, rounds)
     _report("replay", figures, replay_table, as_json)
+
+
+@bench.command()
+@click.option(
+    "--jobs",
+    type=click.IntRange(1),
+    default=5_000,
+    show_default=True,
+    help="Jobs calling the slow service at --concurrency.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option(
+    "--serial-jobs",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="The same jobs one at a time (concurrency 1): fewer, as each takes --delay-ms.",
+)
+@click.option(
+    "--delay-ms",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="How long the service takes to answer.",
+)
+@click.option(
+    "--cpu-jobs",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="CPU-bound jobs, in the process pool and on the loop each.",
+)
+@click.option(
+    "--cpu-ms",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="The arithmetic of one CPU-bound job, as timed on this machine first.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also draw the figures as a PNG here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def jobs(
+    *,
+    jobs: int,
+    concurrency: int,
+    serial_jobs: int,
+    delay_ms: int,
+    cpu_jobs: int,
+    cpu_ms: int,
+    plot: Path | None,
+    as_json: bool,
+) -> None:
+    """One worker process running jobs that call a real HTTP service on loopback answering
+    after --delay-ms: jobs/s at --concurrency beside the ideal (concurrency / delay) and
+    beside the same jobs one at a time; and CPU-bound jobs in the process pool beside the
+    same jobs on the worker's loop."""
+    plan = JobsPlan(jobs, concurrency, serial_jobs, delay_ms, cpu_jobs, cpu_ms)
+    with _stack() as running:
+        figures = bench_jobs(running, plan, note)
+    if plot is not None:
+        from conveyor.bench.plots import plot_jobs  # noqa: PLC0415 - see all_
+
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        plot_jobs(figures, plot)
+        note(f"wrote {plot}")
+    _report("jobs", figures, jobs_table, as_json)
 
 
 @bench.command()
