@@ -10,7 +10,7 @@ where it runs would.
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from conveyor.kafka.events import Event
 from conveyor.processors.handler import Handler, HandlerContext, Processed
@@ -29,24 +29,35 @@ def crunch(rounds: int) -> int:
 
 
 class CallService(Handler):
-    """GETs the event's ``url`` and succeeds with its status: an ``async def``, on the loop."""
+    """GETs the event's ``url`` and succeeds with its status: an ``async def``, on the loop.
+
+    With aiohttp, not httpx: httpx's connection pool walks every connection it holds on
+    each request (encode/httpx #3215, encode/httpcore #1035), ~14 ms of CPU a request with
+    100 connections open, measured here, which held the worker to ~65 jobs/s; aiohttp
+    took ~0.15 ms.
+    """
 
     def __init__(self, context: HandlerContext) -> None:
         super().__init__(context)
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     async def process(self, event: Event) -> Processed:
-        if self._client is None:
-            # Made on the loop that uses it, with a connection for each job in flight:
-            # httpx keeps 20 alive by default, and would open and close the rest each time.
-            held = self.context.stream.concurrency
-            self._client = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=held, max_keepalive_connections=held),
-                timeout=30.0,
+        if self._session is None:
+            # Made on the loop that uses it, with a connection for each job in flight.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.context.stream.concurrency),
+                timeout=aiohttp.ClientTimeout(total=30),
             )
-        response = await self._client.get(str(event.value["url"]))
-        response.raise_for_status()
-        return Processed({"status": response.status_code})
+        async with self._session.get(str(event.value["url"])) as response:
+            response.raise_for_status()
+            await response.read()
+            return Processed({"status": response.status})
+
+    def close(self) -> None:
+        # Called on the way out, on the loop or after it: the connections close with the
+        # process; the session is only told not to complain of it.
+        if self._session is not None:
+            self._session.detach()
 
 
 class Crunch(Handler):
