@@ -99,7 +99,7 @@ def bench_jobs(settings: Settings, plan: JobsPlan, note: Note) -> dict[str, Any]
         "ideal_ratio": round(calls / ideal, 3),
         "serial_jobs": plan.serial_jobs,
         "serial_jobs_per_s": round(serial, 2),
-        "serial_ratio": round(calls / serial, 1),
+        "serial_ratio": round(calls / serial, 3),
         "cpu_jobs": plan.cpu_jobs,
         "cpu_job_ms": plan.cpu_ms,
         "cpu_rounds": rounds,

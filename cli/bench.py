@@ -235,7 +235,7 @@ def dashboard(jobs: int, searches: int, as_json: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("bench-results"),
     show_default=True,
-    help="Where bench.json, bench.md, throughput.png, latency.png and load.png go.",
+    help="Where bench.json, bench.md, throughput.png, latency.png, load.png and jobs.png go.",
 )
 @click.option(
     "--readme",
@@ -248,11 +248,16 @@ def all_(
     *, scale: float, rate: int, rounds: int, out: Path, readme: Path | None, as_json: bool
 ) -> None:
     """Every benchmark (ingest, processing, end to end at several rates, priorities,
-    replay) beside its baseline, in one run: a JSON document, a Markdown table and PNG
-    plots in --out."""
+    replay, the dashboard's searches, jobs) beside its baseline, in one run: a JSON
+    document, a Markdown table and PNG plots in --out."""
     # Imported here: matplotlib takes a good part of a second to load, which only the
     # commands that draw should pay.
-    from conveyor.bench.plots import plot_latency, plot_load, plot_throughput  # noqa: PLC0415
+    from conveyor.bench.plots import (  # noqa: PLC0415
+        plot_jobs,
+        plot_latency,
+        plot_load,
+        plot_throughput,
+    )
 
     plan = SuitePlan(scale, rate, rounds)
     with _stack() as running:
@@ -263,14 +268,17 @@ def all_(
         "throughput": "throughput.png",
         "latency": "latency.png",
         "load": "load.png",
+        "jobs": "jobs.png",
     }
     plot_throughput(result.figures, out / files["throughput"])
     plot_latency(result.samples, rate, out / files["latency"])
     plot_load(result.figures["end_to_end"]["sweep"], out / files["load"])
+    plot_jobs(result.figures["jobs"], out / files["jobs"])
     images = {
         "Throughput beside the raw baselines": files["throughput"],
         "Latency distributions": files["latency"],
         "End-to-end latency against load": files["load"],
+        "Jobs through one worker": files["jobs"],
     }
     (out / files["table"]).write_text(markdown(result, images))
     report = document(result, plan, files)
@@ -279,7 +287,7 @@ def all_(
         relative = {alt: os.path.relpath(out / name, readme.parent) for alt, name in images.items()}
         rewrite_readme(readme, markdown(result, relative))
         note(f"rewrote the benchmark section of {readme}")
-    note(f"wrote bench.json, bench.md, throughput.png, latency.png and load.png to {out}")
+    note(f"wrote bench.json, bench.md and {', '.join(images.values())} to {out}")
     if as_json:
         echo_json(report)
     else:
@@ -305,6 +313,7 @@ def _tables(result: SuiteResult) -> str:
             process_table({**f["process"], **f["end_to_end"]}),
             priorities_table(f["priorities"]),
             replay_table(f["replay"]),
+            jobs_table(f["jobs"]),
         ]
     )
 
