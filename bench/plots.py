@@ -109,7 +109,7 @@ def plot_jobs(figures: dict[str, Any], path: Path) -> None:
         ],
     )
     cpu.set_title(
-        f"{f['cpu_jobs']:,} CPU-bound jobs of ~{f['cpu_job_ms']} ms each\n"
+        f"CPU-bound jobs of ~{f['cpu_job_ms']} ms each ({f['rounds']} rounds, medians)\n"
         f"process pool = {f['pool_ratio']:.2f} x the loop",
         fontsize="medium",
     )

@@ -52,14 +52,14 @@ _DASHBOARD_SEARCHES = 200
 # they take 0.1 s each, so the baseline runs fewer (its rate is what is compared).
 _JOBS = 5_000
 _SERIAL_JOBS = 200
-_CPU_JOBS = 200
+_CPU_JOBS = 70  # a round, on each side
 
 
 @dataclass(frozen=True)
 class SuitePlan:
     scale: float = 1.0
     rate: int = 1_000  # events a second for the headline end-to-end latency
-    rounds: int = 3  # interleaved rounds of ingest and replay, medians reported
+    rounds: int = 3  # interleaved rounds of ingest, replay and CPU-bound jobs, medians reported
 
     def _sized(self, base: int, least: int) -> int:
         return max(round(base * self.scale), least)
@@ -104,6 +104,7 @@ class SuitePlan:
             jobs=self._sized(_JOBS, 200),
             serial_jobs=self._sized(_SERIAL_JOBS, 20),
             cpu_jobs=self._sized(_CPU_JOBS, 10),
+            rounds=self.rounds,
         )
 
 

@@ -156,9 +156,9 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
 @click.option(
     "--cpu-jobs",
     type=click.IntRange(1),
-    default=200,
+    default=70,
     show_default=True,
-    help="CPU-bound jobs, in the process pool and on the loop each.",
+    help="CPU-bound jobs a round, in the process pool and on the loop each.",
 )
 @click.option(
     "--cpu-ms",
@@ -166,6 +166,13 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
     default=50,
     show_default=True,
     help="The arithmetic of one CPU-bound job, as timed on this machine first.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 9),
+    default=3,
+    show_default=True,
+    help="Interleaved rounds of the CPU-bound jobs (medians).",
 )
 @click.option(
     "--plot",
@@ -182,14 +189,15 @@ def jobs(
     delay_ms: int,
     cpu_jobs: int,
     cpu_ms: int,
+    rounds: int,
     plot: Path | None,
     as_json: bool,
 ) -> None:
     """One worker process running jobs that call a real HTTP service on loopback answering
     after --delay-ms: jobs/s at --concurrency beside the ideal (concurrency / delay) and
     beside the same jobs one at a time; and CPU-bound jobs in the process pool beside the
-    same jobs on the worker's loop."""
-    plan = JobsPlan(jobs, concurrency, serial_jobs, delay_ms, cpu_jobs, cpu_ms)
+    same jobs on the worker's loop (medians of interleaved rounds)."""
+    plan = JobsPlan(jobs, concurrency, serial_jobs, delay_ms, cpu_jobs, cpu_ms, rounds)
     with _stack() as running:
         figures = bench_jobs(running, plan, note)
     if plot is not None:

@@ -181,6 +181,8 @@ def test_bench_jobs_prints_calls_beside_the_ideal_and_one_at_a_time_and_the_pool
         "4",
         "--cpu-ms",
         "10",
+        "--rounds",
+        "2",
         "--plot",
         str(plot),
         "--json",
@@ -192,6 +194,7 @@ def test_bench_jobs_prints_calls_beside_the_ideal_and_one_at_a_time_and_the_pool
     figures = json.loads(result.stdout)["jobs"]
     assert (figures["jobs"], figures["concurrency"], figures["delay_ms"]) == (200, 20, 20)
     assert (figures["serial_jobs"], figures["cpu_jobs"], figures["cpu_job_ms"]) == (5, 4, 10)
+    assert len(figures["pool_rounds"]) == len(figures["loop_rounds"]) == figures["rounds"] == 2
     _check_jobs(figures)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "jobs (serial): 5 jobs" in result.stderr  # progress is shown as it goes
@@ -254,7 +257,7 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     dashboard = report["dashboard"]
     assert (dashboard["jobs"], dashboard["searches"]) == (5_000, 5 * 200)
     jobs = report["jobs"]
-    assert (jobs["jobs"], jobs["serial_jobs"], jobs["cpu_jobs"]) == (250, 20, 10)
+    assert (jobs["jobs"], jobs["serial_jobs"], jobs["cpu_jobs"], jobs["rounds"]) == (250, 20, 10, 1)
     _check_jobs(jobs)
     assert 0 < dashboard["search_p50_ms"] <= dashboard["search_p99_ms"]
     assert ingest["batch_ratio"] == _quotient(
