@@ -10,6 +10,8 @@ where it runs would.
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 
 from conveyor.kafka.events import Event
@@ -40,10 +42,13 @@ class CallService(Handler):
     def __init__(self, context: HandlerContext) -> None:
         super().__init__(context)
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Task[None] | None = None  # held, so it is not collected
 
     async def process(self, event: Event) -> Processed:
         if self._session is None:
             # Made on the loop that uses it, with a connection for each job in flight.
+            self._loop = asyncio.get_running_loop()
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.context.stream.concurrency),
                 timeout=aiohttp.ClientTimeout(total=30),
@@ -54,10 +59,16 @@ class CallService(Handler):
             return Processed({"status": response.status})
 
     def close(self) -> None:
-        # Called on the way out, on the loop or after it: the connections close with the
-        # process; the session is only told not to complain of it.
-        if self._session is not None:
-            self._session.detach()
+        # The worker closes its handlers after Faust stopped its loop: a loop still open
+        # runs the session's close (else aiohttp logs an error for each open connector);
+        # a closed one took the connections with it.
+        session, loop = self._session, self._loop
+        if session is None or loop is None or session.closed or loop.is_closed():
+            return
+        if loop.is_running():
+            self._closing = loop.create_task(session.close())
+        else:
+            loop.run_until_complete(session.close())
 
 
 class Crunch(Handler):
