@@ -14,10 +14,21 @@ from conveyor.processors.handler import Handler, Processed
 from conveyor.processors.pipeline.notifications import EmailHandler
 from conveyor.processors.pipeline.orders import OrderHandler
 
-__all__ = ["HeldEmails", "HeldOrders", "HeldOrdersInThreads", "Marks", "release"]
+__all__ = [
+    "LONG_SECONDS",
+    "HeldEmails",
+    "HeldOrders",
+    "HeldOrdersInThreads",
+    "LongOrders",
+    "Marks",
+    "release",
+]
 
 # A job is held by an event whose id starts so; any other runs through.
 HOLD = "hold-"
+# A job of an event whose id starts so takes LONG_SECONDS; any other runs through.
+LONG = "long-"
+LONG_SECONDS = 90.0
 
 
 class Marks:
@@ -94,3 +105,19 @@ class HeldEmails(_Held, EmailHandler):
     async def process(self, event: Event) -> Processed:
         await self._hold(event)
         return await EmailHandler.process(self, event)
+
+
+class LongOrders(_Held, OrderHandler):
+    """Orders whose event id starts with ``long-`` take ``LONG_SECONDS`` on the loop,
+    reporting how far they are each second; any other runs through at once."""
+
+    async def process(self, event: Event) -> Processed:
+        marks = self._marks()
+        marks.add(event.event_id, "called")
+        if event.event_id.startswith(LONG):
+            began = time.monotonic()
+            while (spent := time.monotonic() - began) < LONG_SECONDS:
+                self.context.progress(spent / LONG_SECONDS, "taking its time")
+                await asyncio.sleep(1.0)
+            marks.add(event.event_id, "finished")
+        return await OrderHandler.process(self, event)
