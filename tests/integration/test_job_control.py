@@ -91,6 +91,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _worker_pid(job: dict[str, Any]) -> int:
+    """The pid of the worker that claimed ``job`` (its ``worker`` is ``host:pid``)."""
+    return int(str(job["worker"]).rpartition(":")[2])
+
+
 def _revenue_orders(settings: Settings) -> int:
     engine = create_engine(settings.database_url)
     try:
@@ -255,11 +260,6 @@ def test_a_running_process_pool_job_cancelled_has_its_process_killed_and_applies
         assert marks.count(after, "called") == 1
         assert _status_is(api, held, "cancelled")
         assert not report_path(drawn, held).exists()
-
-
-def _worker_pid(job: dict[str, Any]) -> int:
-    """The pid of the worker that claimed ``job`` (its ``worker`` is ``host:pid``)."""
-    return int(str(job["worker"]).rpartition(":")[2])
 
 
 def test_a_running_email_job_cancelled_sends_nothing(
