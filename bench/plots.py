@@ -1,5 +1,5 @@
-"""``bench all``'s pictures: throughput beside the raw baseline, latency distributions, and
-latency against load.
+"""``bench all``'s pictures: throughput beside the raw baseline, latency distributions,
+latency against load, and one worker's jobs (``bench jobs``).
 
 Drawn on matplotlib's Agg canvas through its object API (as ``monitoring/lag_plot.py``):
 no display, no global figure state.
@@ -18,7 +18,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from conveyor.bench.report import Samples
 
-__all__ = ["plot_latency", "plot_load", "plot_throughput"]
+__all__ = ["plot_jobs", "plot_latency", "plot_load", "plot_throughput"]
 
 _CONVEYOR, _RAW, _RAW_TXN, _API = "#1f6fb4", "#9a9a9a", "#4d4d4d", "#e07b28"
 
@@ -79,6 +79,55 @@ def plot_throughput(figures: dict[str, dict[str, Any]], path: Path) -> None:
         ax.grid(axis="x", alpha=0.3)
     figure.suptitle("Throughput beside the raw baseline, same run, same machine")
     figure.savefig(path, format="png", dpi=110, metadata={"Title": "conveyor throughput"})
+
+
+def plot_jobs(figures: dict[str, Any], path: Path) -> None:
+    """``bench jobs``: slow calls at the stream's concurrency beside the ideal and one at a
+    time, and CPU-bound jobs in the process pool beside the loop, ratios in the titles."""
+    f = figures
+    figure = Figure(figsize=(12, 3.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    calls, cpu = figure.subplots(1, 2)
+    _bars(
+        calls,
+        [
+            (f"concurrency {f['concurrency']}", f["concurrent_jobs_per_s"], _CONVEYOR),
+            (f"ideal ({f['concurrency']} / {f['delay_ms']} ms)", f["ideal_jobs_per_s"], _RAW),
+            (f"one at a time ({f['serial_jobs']:,} jobs)", f["serial_jobs_per_s"], _RAW_TXN),
+        ],
+    )
+    calls.set_title(
+        f"{f['jobs']:,} jobs calling a {f['delay_ms']} ms HTTP service, one worker\n"
+        f"= {f['ideal_ratio']:.2f} x ideal, {f['serial_ratio']:,.0f} x one at a time",
+        fontsize="medium",
+    )
+    _bars(
+        cpu,
+        [
+            (f"process pool ({f['pool_processes']})", f["pool_jobs_per_s"], _CONVEYOR),
+            ("on the loop", f["loop_jobs_per_s"], _RAW),
+        ],
+    )
+    cpu.set_title(
+        f"CPU-bound jobs of ~{f['cpu_job_ms']} ms each ({f['rounds']} rounds, medians)\n"
+        f"process pool = {f['pool_ratio']:.2f} x the loop",
+        fontsize="medium",
+    )
+    figure.suptitle("Jobs through one worker process, same run, same machine")
+    figure.savefig(path, format="png", dpi=110, metadata={"Title": "conveyor jobs"})
+
+
+def _bars(ax: Axes, bars: list[tuple[str, float, str]]) -> None:
+    """Horizontal bars, first on top, each labelled with its jobs/s."""
+    labels, values, colours = zip(*bars, strict=True)
+    drawn = ax.barh(labels, values, color=colours)
+    ax.bar_label(drawn, labels=[f"{v:,.1f}" for v in values], padding=4)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(values) * 1.3)  # room for the labels
+    ax.set_xlabel("jobs/s")
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    ax.grid(axis="x", alpha=0.3)
 
 
 def plot_latency(samples: Samples, rate: int, path: Path) -> None:

@@ -15,6 +15,8 @@ __all__ = [
     "dashboard_rows",
     "ingest_rows",
     "ingest_table",
+    "jobs_rows",
+    "jobs_table",
     "latency_rows",
     "machine",
     "percentiles",
@@ -75,6 +77,10 @@ def process_table(figures: dict[str, Any]) -> str:
 
 def priorities_table(figures: dict[str, Any]) -> str:
     return _table(("figure", "high level", "low level", "ratio"), priorities_rows(figures))
+
+
+def jobs_table(figures: dict[str, Any]) -> str:
+    return _table(("figure", "conveyor", "baseline", "ratio"), jobs_rows(figures))
 
 
 def replay_table(figures: dict[str, Any]) -> str:
@@ -179,6 +185,37 @@ def dashboard_rows(f: dict[str, Any]) -> list[Row]:
             "none",
             "",
         )
+    ]
+
+
+def jobs_rows(f: dict[str, Any]) -> list[Row]:
+    """One worker's jobs/s: slow calls beside the ideal and beside one at a time (a smaller
+    count, the same rate), and CPU-bound jobs in the process pool beside the loop."""
+    calls = (
+        f"{f['jobs']:,} jobs calling a {f['delay_ms']} ms service, "
+        f"concurrency {f['concurrency']}, jobs/s"
+    )
+    return [
+        (
+            f"{calls} (baseline: the ideal, concurrency / {f['delay_ms']} ms)",
+            f"{f['concurrent_jobs_per_s']:,.1f}",
+            f"{f['ideal_jobs_per_s']:,.0f}",
+            f"{f['ideal_ratio']:.2f}",
+        ),
+        (
+            f"{calls} (baseline: one at a time, {f['serial_jobs']:,} jobs at concurrency 1)",
+            f"{f['concurrent_jobs_per_s']:,.1f}",
+            f"{f['serial_jobs_per_s']:,.2f}",
+            f"{f['serial_ratio']:,.1f}",
+        ),
+        (
+            f"CPU-bound jobs of ~{f['cpu_job_ms']} ms, jobs/s (process pool of "
+            f"{f['pool_processes']}; baseline: on the loop; median of {f['rounds']} rounds "
+            f"of {f['cpu_jobs']:,})",
+            f"{f['pool_jobs_per_s']:,.2f}",
+            f"{f['loop_jobs_per_s']:,.2f}",
+            f"{f['pool_ratio']:.2f}",
+        ),
     ]
 
 

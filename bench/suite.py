@@ -3,7 +3,9 @@
 Runs ingest, processing (one worker's throughput), end-to-end latency (at the headline
 rate and at each rate of a sweep, and POST to succeeded at the status URL), priorities
 (high-priority waits beside a low backlog) and replay, each beside its baseline as the
-single benchmarks do, and the dashboard's job searches (an absolute), and gathers their
+single benchmarks do, the dashboard's job searches (an absolute), and one worker's jobs
+(slow calls beside the ideal and one at a time, CPU-bound ones in the process pool beside
+the loop), and gathers their
 figures, the latencies behind the percentiles and the machine they ran on into one
 :class:`SuiteResult`, which ``bench/summary.py`` and ``bench/plots.py`` write out.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 from conveyor.bench.dashboard import bench_dashboard
 from conveyor.bench.ingest import IngestPlan, bench_ingest
+from conveyor.bench.jobs import JobsPlan, bench_jobs
 from conveyor.bench.latency import LatencyPlan, bench_latency
 from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
 from conveyor.bench.process import bench_process
@@ -45,13 +48,18 @@ _REPLAY_RECORDS = 200_000
 # The dashboard's acceptance is stated at 100,000 jobs in the store; searches of each kind.
 _DASHBOARD_JOBS = 100_000
 _DASHBOARD_SEARCHES = 200
+# The jobs' acceptance is stated at 5,000 jobs of 100 ms at concurrency 100; one at a time
+# they take 0.1 s each, so the baseline runs fewer (its rate is what is compared).
+_JOBS = 5_000
+_SERIAL_JOBS = 200
+_CPU_JOBS = 70  # a round, on each side
 
 
 @dataclass(frozen=True)
 class SuitePlan:
     scale: float = 1.0
     rate: int = 1_000  # events a second for the headline end-to-end latency
-    rounds: int = 3  # interleaved rounds of ingest and replay, medians reported
+    rounds: int = 3  # interleaved rounds of ingest, replay and CPU-bound jobs, medians reported
 
     def _sized(self, base: int, least: int) -> int:
         return max(round(base * self.scale), least)
@@ -91,10 +99,18 @@ class SuitePlan:
     def dashboard_jobs(self) -> int:
         return self._sized(_DASHBOARD_JOBS, 1_000)
 
+    def jobs(self) -> JobsPlan:
+        return JobsPlan(
+            jobs=self._sized(_JOBS, 200),
+            serial_jobs=self._sized(_SERIAL_JOBS, 20),
+            cpu_jobs=self._sized(_CPU_JOBS, 10),
+            rounds=self.rounds,
+        )
+
 
 @dataclass(frozen=True)
 class SuiteResult:
-    # by benchmark: ingest, process, end_to_end, priorities, replay, dashboard
+    # by benchmark: ingest, process, end_to_end, priorities, replay, dashboard, jobs
     figures: dict[str, dict[str, Any]]
     # latencies in seconds: api_single, e2e, raw_e2e, raw_txn_e2e, status, priority_high,
     # priority_low
@@ -104,7 +120,7 @@ class SuiteResult:
     seconds: float  # the whole run
 
 
-_STEPS = 6
+_STEPS = 7
 
 
 def run_suite(
@@ -131,6 +147,8 @@ def run_suite(
     replay = bench_replay(settings, plan.replay_records, note, progress, plan.rounds)
     step(6, f"dashboard: job searches among {plan.dashboard_jobs:,} jobs in the store")
     dashboard = bench_dashboard(plan.dashboard_jobs, _DASHBOARD_SEARCHES, note)
+    step(7, "jobs: slow calls beside the ideal and one at a time, CPU-bound beside the loop")
+    jobs = bench_jobs(settings, plan.jobs(), note)
     note(f"all benchmarks done in {time.monotonic() - clock:.0f} s")
 
     return SuiteResult(
@@ -141,6 +159,7 @@ def run_suite(
             "priorities": priorities,
             "replay": replay,
             "dashboard": dashboard,
+            "jobs": jobs,
         },
         samples={**ingest_samples, **latency_samples, **priority_samples},
         machine=machine,

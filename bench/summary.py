@@ -11,6 +11,7 @@ from conveyor.bench.exceptions import BenchError
 from conveyor.bench.report import (
     dashboard_rows,
     ingest_rows,
+    jobs_rows,
     latency_rows,
     priorities_rows,
     replay_rows,
@@ -61,6 +62,7 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         *(("priorities", *row) for row in priorities_rows(f["priorities"])),
         *(("replay", *row) for row in replay_rows(f["replay"])),
         *(("dashboard", *row) for row in dashboard_rows(f["dashboard"])),
+        *(("jobs", *row) for row in jobs_rows(f["jobs"])),
     ]
     m = result.machine
     lines = [
@@ -70,7 +72,9 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         "broker, the registry, the load generators and the processes measured all on this "
         f"machine, whose load average was {m['load_average']} as the run began. Ratios are "
         "conveyor over its raw baseline: for throughput higher is better, for latency lower; "
-        "priorities' are the high level's waits over the low level's in the same run.",
+        "priorities' are the high level's waits over the low level's in the same run; jobs' "
+        "are one worker's jobs/s over the ideal, over the same jobs one at a time, and in "
+        "the process pool over the loop.",
         "",
         format_markdown_table(rows, "llrrr"),
         "",

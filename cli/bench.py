@@ -14,12 +14,14 @@ import click
 
 from conveyor.bench.dashboard import bench_dashboard
 from conveyor.bench.ingest import IngestPlan, bench_ingest
+from conveyor.bench.jobs import JobsPlan, bench_jobs
 from conveyor.bench.latency import LatencyPlan, bench_latency
 from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
 from conveyor.bench.process import bench_process
 from conveyor.bench.replay import bench_replay
 from conveyor.bench.report import (
     ingest_table,
+    jobs_table,
     machine,
     priorities_table,
     process_table,
@@ -129,6 +131,85 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
 
 
 @bench.command()
+@click.option(
+    "--jobs",
+    type=click.IntRange(1),
+    default=5_000,
+    show_default=True,
+    help="Jobs calling the slow service at --concurrency.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option(
+    "--serial-jobs",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="The same jobs one at a time (concurrency 1): fewer, as each takes --delay-ms.",
+)
+@click.option(
+    "--delay-ms",
+    type=click.IntRange(1, 10_000),
+    default=100,
+    show_default=True,
+    help="How long the service takes to answer.",
+)
+@click.option(
+    "--cpu-jobs",
+    type=click.IntRange(1),
+    default=70,
+    show_default=True,
+    help="CPU-bound jobs a round, in the process pool and on the loop each.",
+)
+@click.option(
+    "--cpu-ms",
+    type=click.IntRange(1, 10_000),
+    default=50,
+    show_default=True,
+    help="The arithmetic of one CPU-bound job, as timed on this machine first.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 9),
+    default=3,
+    show_default=True,
+    help="Interleaved rounds of the CPU-bound jobs (medians).",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also draw the figures as a PNG here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def jobs(
+    *,
+    jobs: int,
+    concurrency: int,
+    serial_jobs: int,
+    delay_ms: int,
+    cpu_jobs: int,
+    cpu_ms: int,
+    rounds: int,
+    plot: Path | None,
+    as_json: bool,
+) -> None:
+    """One worker process running jobs that call a real HTTP service on loopback answering
+    after --delay-ms: jobs/s at --concurrency beside the ideal (concurrency / delay) and
+    beside the same jobs one at a time; and CPU-bound jobs in the process pool beside the
+    same jobs on the worker's loop (medians of interleaved rounds)."""
+    plan = JobsPlan(jobs, concurrency, serial_jobs, delay_ms, cpu_jobs, cpu_ms, rounds)
+    with _stack() as running:
+        figures = bench_jobs(running, plan, note)
+    if plot is not None:
+        from conveyor.bench.plots import plot_jobs  # noqa: PLC0415 - see all_
+
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        plot_jobs(figures, plot)
+        note(f"wrote {plot}")
+    _report("jobs", figures, jobs_table, as_json)
+
+
+@bench.command()
 @click.option("--jobs", type=click.IntRange(1_000), default=100_000, show_default=True)
 @click.option("--searches", type=click.IntRange(10), default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
@@ -162,7 +243,7 @@ def dashboard(jobs: int, searches: int, as_json: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("bench-results"),
     show_default=True,
-    help="Where bench.json, bench.md, throughput.png, latency.png and load.png go.",
+    help="Where bench.json, bench.md, throughput.png, latency.png, load.png and jobs.png go.",
 )
 @click.option(
     "--readme",
@@ -175,11 +256,16 @@ def all_(
     *, scale: float, rate: int, rounds: int, out: Path, readme: Path | None, as_json: bool
 ) -> None:
     """Every benchmark (ingest, processing, end to end at several rates, priorities,
-    replay) beside its baseline, in one run: a JSON document, a Markdown table and PNG
-    plots in --out."""
+    replay, the dashboard's searches, jobs) beside its baseline, in one run: a JSON
+    document, a Markdown table and PNG plots in --out."""
     # Imported here: matplotlib takes a good part of a second to load, which only the
     # commands that draw should pay.
-    from conveyor.bench.plots import plot_latency, plot_load, plot_throughput  # noqa: PLC0415
+    from conveyor.bench.plots import (  # noqa: PLC0415
+        plot_jobs,
+        plot_latency,
+        plot_load,
+        plot_throughput,
+    )
 
     plan = SuitePlan(scale, rate, rounds)
     with _stack() as running:
@@ -190,14 +276,17 @@ def all_(
         "throughput": "throughput.png",
         "latency": "latency.png",
         "load": "load.png",
+        "jobs": "jobs.png",
     }
     plot_throughput(result.figures, out / files["throughput"])
     plot_latency(result.samples, rate, out / files["latency"])
     plot_load(result.figures["end_to_end"]["sweep"], out / files["load"])
+    plot_jobs(result.figures["jobs"], out / files["jobs"])
     images = {
         "Throughput beside the raw baselines": files["throughput"],
         "Latency distributions": files["latency"],
         "End-to-end latency against load": files["load"],
+        "Jobs through one worker": files["jobs"],
     }
     (out / files["table"]).write_text(markdown(result, images))
     report = document(result, plan, files)
@@ -206,7 +295,7 @@ def all_(
         relative = {alt: os.path.relpath(out / name, readme.parent) for alt, name in images.items()}
         rewrite_readme(readme, markdown(result, relative))
         note(f"rewrote the benchmark section of {readme}")
-    note(f"wrote bench.json, bench.md, throughput.png, latency.png and load.png to {out}")
+    note(f"wrote bench.json, bench.md and {', '.join(images.values())} to {out}")
     if as_json:
         echo_json(report)
     else:
@@ -232,6 +321,7 @@ def _tables(result: SuiteResult) -> str:
             process_table({**f["process"], **f["end_to_end"]}),
             priorities_table(f["priorities"]),
             replay_table(f["replay"]),
+            jobs_table(f["jobs"]),
         ]
     )
 

@@ -21,6 +21,12 @@ def worker() -> None:
     built = build_worker(config)
     streams = ", ".join(e.processor.context.stream.name for e in built.engines) or "none"
     note(f"worker of group {config.workers.group_id} processing: {streams}")
+    # What the consumer was given, as the group's tests and operators need to know it.
+    conf = built.app.conf
+    note(
+        f"worker consumer session timeout {conf.broker_session_timeout:g}s, "
+        f"max poll interval {conf.broker_max_poll_interval:g}s"
+    )
     note(f"worker metrics at {built.telemetry.metrics_url}")
     # Faust installs its own SIGINT/SIGTERM handlers: the jobs in flight get the
     # workers' stop_grace_seconds to finish (the rest are stopped, unsettled, for the

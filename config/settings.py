@@ -174,6 +174,11 @@ class WorkerSettings(BaseModel):
     # heartbeat; Kafka's 45 s default is long for a queue people are waiting on.
     session_timeout_seconds: float = Field(default=10.0, gt=0)
     heartbeat_seconds: float = Field(default=1.0, gt=0)
+    # The longest the worker's consumer may go between polls before it leaves its group
+    # (max.poll.interval). Jobs never hold the poll (the engine runs them beside it, an hour
+    # if need be), so this bounds a stuck loop, not a job: the long-jobs test sets it far
+    # below its jobs' length to show that.
+    max_poll_interval_seconds: float = Field(default=300.0, gt=0)
     # How often the outbox relay looks for results to publish when it found none.
     publish_interval_seconds: float = Field(default=0.05, gt=0)
     # On SIGTERM, how long jobs in flight may run on before they are stopped; a stopped

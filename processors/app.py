@@ -101,8 +101,7 @@ def build_worker(settings: Settings) -> Worker:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=workers.session_timeout_seconds,
         broker_heartbeat_interval=workers.heartbeat_seconds,
-        # The agents hold a batch while it settles; Faust must not call that a stall.
-        broker_max_poll_interval=max(300.0, workers.session_timeout_seconds * 10),
+        broker_max_poll_interval=workers.max_poll_interval_seconds,
         # The stream iterator takes records already queued without a wait per record.
         cython_optimizations=True,
         stream_buffer_maxsize=workers.buffer_size,

@@ -1,4 +1,4 @@
-"""``conveyor bench ingest|process|priorities|replay|all --json`` measure every figure beside
+"""``conveyor bench ingest|process|priorities|replay|jobs|all --json`` measure every figure beside
 its baseline (not how fast: speed lives in the benchmark itself, never in a test's pass/fail)."""
 
 from __future__ import annotations
@@ -161,6 +161,65 @@ def test_bench_replay_prints_the_republish_beside_the_raw_copy_loop_with_their_r
     assert "round 2/2: conveyor re-publishing" in result.stderr  # progress is shown as it goes
 
 
+def test_bench_jobs_prints_calls_beside_the_ideal_and_one_at_a_time_and_the_pool_beside_the_loop(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    plot = tmp_path / "jobs.png"
+
+    result = conveyor(
+        "bench",
+        "jobs",
+        "--jobs",
+        "200",
+        "--concurrency",
+        "20",
+        "--serial-jobs",
+        "5",
+        "--delay-ms",
+        "20",
+        "--cpu-jobs",
+        "4",
+        "--cpu-ms",
+        "10",
+        "--rounds",
+        "2",
+        "--plot",
+        str(plot),
+        "--json",
+        env=env,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["jobs"]
+    assert (figures["jobs"], figures["concurrency"], figures["delay_ms"]) == (200, 20, 20)
+    assert (figures["serial_jobs"], figures["cpu_jobs"], figures["cpu_job_ms"]) == (5, 4, 10)
+    assert len(figures["pool_rounds"]) == len(figures["loop_rounds"]) == figures["rounds"] == 2
+    _check_jobs(figures)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "jobs (serial): 5 jobs" in result.stderr  # progress is shown as it goes
+
+
+def _check_jobs(figures: dict[str, Any]) -> None:
+    """Every rate measured, the ideal from the concurrency and the delay, and the ratios."""
+    for name in (
+        "concurrent_jobs_per_s",
+        "serial_jobs_per_s",
+        "pool_jobs_per_s",
+        "loop_jobs_per_s",
+    ):
+        assert figures[name] > 0, name
+    assert figures["ideal_jobs_per_s"] == figures["concurrency"] * 1000 / figures["delay_ms"]
+    assert figures["cpu_rounds"] > 0
+    assert figures["pool_processes"] >= 1
+    concurrent = figures["concurrent_jobs_per_s"]
+    assert figures["ideal_ratio"] == _quotient(concurrent, figures["ideal_jobs_per_s"], places=1)
+    assert figures["serial_ratio"] == _quotient(concurrent, figures["serial_jobs_per_s"], places=1)
+    assert figures["pool_ratio"] == _quotient(
+        figures["pool_jobs_per_s"], figures["loop_jobs_per_s"], places=2
+    )
+
+
 def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_the_readme(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -197,6 +256,9 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     _check_priorities(priorities)
     dashboard = report["dashboard"]
     assert (dashboard["jobs"], dashboard["searches"]) == (5_000, 5 * 200)
+    jobs = report["jobs"]
+    assert (jobs["jobs"], jobs["serial_jobs"], jobs["cpu_jobs"], jobs["rounds"]) == (250, 20, 10, 1)
+    _check_jobs(jobs)
     assert 0 < dashboard["search_p50_ms"] <= dashboard["search_p99_ms"]
     assert ingest["batch_ratio"] == _quotient(
         ingest["api_batch_events_per_s"], ingest["raw_producer_events_per_s"]
@@ -229,10 +291,11 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
         f"{e2e['status_p50_ms']} / {e2e['status_p99_ms']}",
         f"{priorities['high_p99_ms']}",
         f"{replay['conveyor_records_per_s']:,}",
+        f"{jobs['concurrent_jobs_per_s']:,.1f}",
     ):
         assert figure in table
     assert "| benchmark | figure | conveyor | raw baseline | ratio |" in table
-    for plot in ("throughput.png", "latency.png", "load.png"):
+    for plot in ("throughput.png", "latency.png", "load.png", "jobs.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (out / plot).stat().st_size > 20_000  # drawn, not an empty canvas
 
@@ -243,8 +306,10 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert "(docs/bench/throughput.png)" in rewritten
     assert "| benchmark | figure | conveyor | raw baseline | ratio |" in rewritten
     assert "(docs/bench/load.png)" in rewritten
-    assert "[5/6] replay" in result.stderr  # progress is shown as it goes
-    assert "[6/6] dashboard" in result.stderr
+    assert "(docs/bench/jobs.png)" in rewritten
+    assert "[5/7] replay" in result.stderr  # progress is shown as it goes
+    assert "[6/7] dashboard" in result.stderr
+    assert "[7/7] jobs" in result.stderr
 
 
 def _quotient(numerator: float, denominator: float, places: int = 0) -> object:

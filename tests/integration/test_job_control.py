@@ -1,11 +1,15 @@
 """Progress and cancel end to end, on a real broker and worker processes: a job's progress
 shows at its status URL while it runs; a queued job cancelled never runs, not even when its
-record comes again; a running job cancelled (on the loop, or in a thread that checks
-``context.cancelled()``) stops and applies nothing: no output, no revenue share, no e-mail."""
+record comes again; a running job cancelled (on the loop, in a thread that checks
+``context.cancelled()``, or in the process pool, whose process is killed) stops and applies
+nothing: no output, no revenue share, no e-mail, no report; and when its record comes
+again, to a fresh group, it stays cancelled and its handler is not called again."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -18,6 +22,9 @@ from sqlalchemy import create_engine, func, select
 
 from conveyor.api import create_app
 from conveyor.config import ApiKey, Settings
+from conveyor.kafka.admin import KafkaAdmin, admin_client
+from conveyor.monitoring.lag import measure_lag
+from conveyor.processors.pipeline.reports import report_path
 from conveyor.store.tables import revenue_per_minute
 from support.events import orders_json, read_all
 from support.jobs import Marks, release
@@ -60,6 +67,33 @@ def _cancel(api: TestClient, event_id: str) -> Any:
 
 def _status_is(api: TestClient, event_id: str, status: str) -> bool:
     return bool(_job(api, event_id)["status"] == status)
+
+
+def _read_past(admin: KafkaAdmin, settings: Settings, job: dict[str, Any]) -> bool:
+    """Whether the workers' group committed past ``job``'s record: it settled it."""
+    lag = measure_lag(admin, settings.workers.group_id, [job["topic"]])
+    committed = lag[(job["topic"], job["partition"])].committed
+    return committed is not None and committed > job["offset"]
+
+
+def _fresh_group(settings: Settings) -> Settings:
+    """``settings`` with a group of workers that never read anything: it reads every topic
+    from its start again, as a replay into a fresh group does."""
+    again = settings.workers.model_copy(update={"group_id": unique("again")})
+    return settings.model_copy(update={"workers": again})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _worker_pid(job: dict[str, Any]) -> int:
+    """The pid of the worker that claimed ``job`` (its ``worker`` is ``host:pid``)."""
+    return int(str(job["worker"]).rpartition(":")[2])
 
 
 def _revenue_orders(settings: Settings) -> int:
@@ -119,7 +153,7 @@ def test_a_queued_job_cancelled_never_runs_not_even_when_its_record_comes_again(
     "handler", [HELD_ORDERS, "support.jobs:HeldOrdersInThreads"], ids=["async", "thread"]
 )
 def test_a_running_job_shows_its_progress_and_cancelled_applies_nothing(
-    make_pipeline: Callable[..., AbstractContextManager[Pipeline]], handler: str
+    make_pipeline: Callable[..., AbstractContextManager[Pipeline]], handler: str, tmp_path: Path
 ) -> None:
     held, after = "hold-1", "after-1"
     with make_pipeline(orders={"handler": handler}) as pipeline:
@@ -153,6 +187,79 @@ def test_a_running_job_shows_its_progress_and_cancelled_applies_nothing(
         assert _status_is(api, held, "cancelled")
         assert _enriched(settings) == {after}
         assert _revenue_orders(settings) == 1
+
+        # Both records come again, to a fresh group, in order: the cancelled job stays
+        # cancelled, its handler is not called again, and nothing more is applied.
+        fresh, admin = _fresh_group(settings), admin_client(settings.kafka)
+        (tmp_path / "again").mkdir()
+        with running_workers(fresh, tmp_path / "again"):
+            wait_for(
+                lambda: _read_past(admin, fresh, _job(api, after)),
+                timeout=120,
+                what="the fresh group past both records",
+            )
+        assert marks.count(held, "called") == 1
+        assert marks.count(after, "called") == 1
+        assert _status_is(api, held, "cancelled")
+        assert _enriched(settings) == {after}
+        assert _revenue_orders(settings) == 1
+
+
+def test_a_running_process_pool_job_cancelled_has_its_process_killed_and_applies_nothing(
+    make_pipeline: Callable[..., AbstractContextManager[Pipeline]], tmp_path: Path
+) -> None:
+    held, after = "hold-report", "after-report"
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    # The handler runs until released, which comes only after the cancel: an hour, a day.
+    reports = {"handler": "support.jobs:HeldReports", "timeout": "1h"}
+    with make_pipeline(workers=0, reports=reports) as pipeline:
+        api, settings, marks = pipeline.api, pipeline.settings, Marks(pipeline.settings.data_dir)
+        admin, drawn = admin_client(settings.kafka), settings.data_dir / "reports"
+        _post(api, "reports", {"event_id": held, "requester": "r-1"})
+        with running_workers(settings, first):
+            job = wait_for(
+                lambda: (found := _job(api, held)).get("progress") and found,
+                timeout=120,
+                what=f"{held} running",
+            )
+            assert job["status"] == "processing"
+            pid = int(marks.get(held, "pid") or 0)
+            assert pid > 0
+            assert pid != _worker_pid(job)  # in a process of the pool, not the worker
+            asked = time.monotonic()
+            answer = _cancel(api, held)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status"] == "cancelled"
+            wait_for(lambda: not _alive(pid), timeout=60, what="the job's process killed")
+            print(f"the job's process was gone {time.monotonic() - asked:.1f}s after the cancel")
+            release(settings.data_dir, held)  # too late: nothing may come of it
+            # Its record settled (the group committed past it), and the stream goes on: the
+            # requester's next report, on the same partition, is drawn.
+            wait_for(lambda: _read_past(admin, settings, job), timeout=60, what=f"{held} settled")
+            _post(api, "reports", {"event_id": after, "requester": "r-1"})
+            wait_for(lambda: _status_is(api, after, "succeeded"), timeout=120, what=after)
+        assert marks.count(held, "finished") == 0
+        cancelled = _job(api, held)
+        assert cancelled["status"] == "cancelled"
+        assert "result" not in cancelled
+        assert not report_path(drawn, held).exists()
+        assert report_path(drawn, after).exists()
+
+        # The records come again, to a fresh group: the cancelled job stays cancelled and
+        # its handler is not called again.
+        fresh = _fresh_group(settings)
+        with running_workers(fresh, second):
+            wait_for(
+                lambda: _read_past(admin, fresh, _job(api, after)),
+                timeout=120,
+                what="the fresh group past both records",
+            )
+        assert marks.count(held, "called") == 1
+        assert marks.count(after, "called") == 1
+        assert _status_is(api, held, "cancelled")
+        assert not report_path(drawn, held).exists()
 
 
 def test_a_running_email_job_cancelled_sends_nothing(

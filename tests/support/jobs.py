@@ -5,6 +5,7 @@ cancellation, whether it finished. The worker imports them (``PYTHONPATH`` holds
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -13,11 +14,24 @@ from conveyor.kafka.events import Event
 from conveyor.processors.handler import Handler, Processed
 from conveyor.processors.pipeline.notifications import EmailHandler
 from conveyor.processors.pipeline.orders import OrderHandler
+from conveyor.processors.pipeline.reports import RevenueChartHandler
 
-__all__ = ["HeldEmails", "HeldOrders", "HeldOrdersInThreads", "Marks", "release"]
+__all__ = [
+    "LONG_SECONDS",
+    "HeldEmails",
+    "HeldOrders",
+    "HeldOrdersInThreads",
+    "HeldReports",
+    "LongOrders",
+    "Marks",
+    "release",
+]
 
 # A job is held by an event whose id starts so; any other runs through.
 HOLD = "hold-"
+# A job of an event whose id starts so takes LONG_SECONDS; any other runs through.
+LONG = "long-"
+LONG_SECONDS = 90.0
 
 
 class Marks:
@@ -34,6 +48,14 @@ class Marks:
     def count(self, event_id: str, what: str) -> int:
         path = self._path(event_id, what)
         return len(path.read_text()) if path.exists() else 0
+
+    def put(self, event_id: str, what: str, text: str) -> None:
+        self.directory.mkdir(exist_ok=True)
+        self._path(event_id, what).write_text(text)
+
+    def get(self, event_id: str, what: str) -> str | None:
+        path = self._path(event_id, what)
+        return path.read_text() if path.exists() else None
 
     def _path(self, event_id: str, what: str) -> Path:
         return self.directory / f"{quote(event_id, safe='')}.{what}"  # ids may hold "/"
@@ -94,3 +116,34 @@ class HeldEmails(_Held, EmailHandler):
     async def process(self, event: Event) -> Processed:
         await self._hold(event)
         return await EmailHandler.process(self, event)
+
+
+class HeldReports(_Held, RevenueChartHandler):
+    """A plain ``def process`` for a stream declared ``executor: process``: notes its
+    process's pid, then waits for the release and never looks at ``context.cancelled()``
+    (a process-pool job is stopped by killing its process); once released it draws the
+    report, its one effect (a file)."""
+
+    def process(self, event: Event) -> Processed:
+        self._marks().put(event.event_id, "pid", str(os.getpid()))
+        if self._started(event):
+            while not self._marks().count(event.event_id, "released"):
+                time.sleep(0.05)
+            self._marks().add(event.event_id, "finished")
+        return RevenueChartHandler.process(self, event)
+
+
+class LongOrders(_Held, OrderHandler):
+    """Orders whose event id starts with ``long-`` take ``LONG_SECONDS`` on the loop,
+    reporting how far they are each second; any other runs through at once."""
+
+    async def process(self, event: Event) -> Processed:
+        marks = self._marks()
+        marks.add(event.event_id, "called")
+        if event.event_id.startswith(LONG):
+            began = time.monotonic()
+            while (spent := time.monotonic() - began) < LONG_SECONDS:
+                self.context.progress(spent / LONG_SECONDS, "taking its time")
+                await asyncio.sleep(1.0)
+            marks.add(event.event_id, "finished")
+        return await OrderHandler.process(self, event)
