@@ -58,7 +58,7 @@ def bench_ingest(
     batch_rates: list[float] = []
     with (
         bench_settings(settings, api_stream) as config,
-        api_process(config) as (host, port),
+        api_process(config) as (host, port, _),
     ):
         path = f"/v1/streams/{api_stream.name}/events"
         batches = [

@@ -17,7 +17,7 @@ import aiohttp
 from conveyor.kafka.events import Event
 from conveyor.processors.handler import Handler, HandlerContext, Processed
 
-__all__ = ["CallService", "Crunch", "CrunchOnLoop", "crunch"]
+__all__ = ["CallService", "Crunch", "CrunchOnLoop", "Sleep", "crunch"]
 
 
 def crunch(rounds: int) -> int:
@@ -83,3 +83,12 @@ class CrunchOnLoop(Handler):
 
     async def process(self, event: Event) -> Processed:
         return Processed({"value": crunch(int(event.value["rounds"]))})
+
+
+class Sleep(Handler):
+    """Takes the event's ``rounds`` milliseconds, waiting (``conveyor bench wait``: jobs
+    long enough that a caller polling every 100 ms asks several times)."""
+
+    async def process(self, event: Event) -> Processed:
+        await asyncio.sleep(int(event.value["rounds"]) / 1000)
+        return Processed({"slept_ms": event.value["rounds"]})

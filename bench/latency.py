@@ -200,7 +200,7 @@ def _conveyor_side(
     stream = bench_stream(settings, "orders", "e2e")
     with (
         bench_settings(settings, stream) as config,
-        api_process(config) as (host, port),
+        api_process(config) as (host, port, _),
         worker_process(config),
         Arrivals(settings, stream.outputs["enriched"].topic) as arrivals,
     ):

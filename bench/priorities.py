@@ -57,7 +57,7 @@ def bench_priorities(
         backlog_sent = producer.send(backlog)
     with (
         bench_settings(settings, stream) as config,
-        api_process(config) as (host, port),
+        api_process(config) as (host, port, _),
         worker_process(config),
     ):
         note(f"priorities: {plan.high:,} high-priority orders at {plan.rate:,}/s meanwhile")

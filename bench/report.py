@@ -83,6 +83,10 @@ def jobs_table(figures: dict[str, Any]) -> str:
     return _table(("figure", "conveyor", "baseline", "ratio"), jobs_rows(figures))
 
 
+def wait_table(figures: dict[str, Any]) -> str:
+    return _table(("figure", "waiting", "polling", "ratio"), wait_rows(figures))
+
+
 def replay_table(figures: dict[str, Any]) -> str:
     return _table(("figure", "conveyor", "raw loop", "ratio"), replay_rows(figures))
 
@@ -215,6 +219,31 @@ def jobs_rows(f: dict[str, Any]) -> list[Row]:
             f"{f['pool_jobs_per_s']:,.2f}",
             f"{f['loop_jobs_per_s']:,.2f}",
             f"{f['pool_ratio']:.2f}",
+        ),
+    ]
+
+
+def wait_rows(f: dict[str, Any]) -> list[Row]:
+    """Callers learning their jobs' outcomes by waiting (``?wait=``) beside polling."""
+    who = f"{f['callers']:,} callers at {f['rate']:,}/s, jobs of {f['job_ms']} ms"
+    return [
+        (
+            f"{who}: answer after the job ended, p50 / p99 ms",
+            f"{f['wait_p50_ms']:,.1f} / {f['wait_p99_ms']:,.1f}",
+            f"{f['poll_p50_ms']:,.1f} / {f['poll_p99_ms']:,.1f}",
+            "",
+        ),
+        (
+            f"{who}: requests",
+            f"{f['wait_requests']:,}",
+            f"{f['poll_requests']:,}",
+            f"{f['wait_requests'] / f['poll_requests']:.2f}",
+        ),
+        (
+            f"{who}: the API process's CPU seconds",
+            f"{f['wait_api_cpu_s']:,.1f}",
+            f"{f['poll_api_cpu_s']:,.1f}",
+            f"{f['cpu_ratio']:.2f}",
         ),
     ]
 

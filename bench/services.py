@@ -66,12 +66,13 @@ def bench_settings(settings: Settings, *streams: StreamDeclaration) -> Iterator[
 
 
 @contextmanager
-def api_process(config: Settings) -> Iterator[tuple[str, int]]:
-    """``conveyor api`` on ``config`` (from :func:`bench_settings`); yields its address."""
+def api_process(config: Settings) -> Iterator[tuple[str, int, int]]:
+    """``conveyor api`` on ``config`` (from :func:`bench_settings`); yields its address and
+    its pid."""
     host, port = config.api.host, config.api.port
     ready = partial(http_ok, f"http://{host}:{port}/readyz")
-    with conveyor_service(["api"], _env(config), config.data_dir / "api.log", ready):
-        yield host, port
+    with conveyor_service(["api"], _env(config), config.data_dir / "api.log", ready) as proc:
+        yield host, port, proc.pid
 
 
 @contextmanager

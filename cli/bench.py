@@ -26,9 +26,11 @@ from conveyor.bench.report import (
     priorities_table,
     process_table,
     replay_table,
+    wait_table,
 )
 from conveyor.bench.suite import SuitePlan, SuiteResult, run_suite
 from conveyor.bench.summary import document, markdown, rewrite_readme
+from conveyor.bench.waiting import WaitPlan, bench_wait
 from conveyor.cli.options import echo_json, note, settings
 from conveyor.cli.progress import progress
 from conveyor.config import Settings
@@ -128,6 +130,35 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
     with _stack() as running:
         figures = bench_replay(running, records, note, progress, rounds)
     _report("replay", figures, replay_table, as_json)
+
+
+@bench.command()
+@click.option("--callers", type=click.IntRange(100), default=10_000, show_default=True)
+@click.option(
+    "--rate", type=click.IntRange(10), default=500, show_default=True, help="Callers a second."
+)
+@click.option(
+    "--job-ms",
+    type=click.IntRange(1),
+    default=500,
+    show_default=True,
+    help="How long each job takes.",
+)
+@click.option(
+    "--poll-ms",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="The polling callers' interval.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+def wait(callers: int, rate: int, job_ms: int, poll_ms: int, as_json: bool) -> None:
+    """Callers each waiting for their job's outcome (GET /v1/jobs/{id}?wait=60) beside the
+    same callers polling every --poll-ms, through one API process: how long after each job
+    ended its caller knew, and the API's CPU seconds."""
+    with _stack() as running:
+        figures, _ = bench_wait(running, WaitPlan(callers, rate, job_ms, poll_ms), note)
+    _report("wait", figures, wait_table, as_json)
 
 
 @bench.command()
