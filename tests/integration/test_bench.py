@@ -255,7 +255,7 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert (priorities["backlog"], priorities["high_events"]) == (1_000, 100)
     _check_priorities(priorities)
     dashboard = report["dashboard"]
-    assert (dashboard["jobs"], dashboard["searches"]) == (5_000, 5 * 200)
+    assert (dashboard["jobs"], dashboard["searches"]) == (5_000, 6 * 200)
     jobs = report["jobs"]
     assert (jobs["jobs"], jobs["serial_jobs"], jobs["cpu_jobs"], jobs["rounds"]) == (250, 20, 10, 1)
     _check_jobs(jobs)
