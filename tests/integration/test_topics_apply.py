@@ -117,14 +117,17 @@ def test_apply_creates_every_declared_topic_with_its_configs_and_a_rerun_changes
     # Each DLQ's redrive ledger: one partition, compacted, kept for ever.
     ledger_partitions, ledger = declared.topic(f"{p}.dlq.redriven")
     assert (ledger_partitions, ledger["cleanup.policy"]) == (1, "compact")
+    # Each stream's change feed: its partitions and retention.
+    assert declared.topic(f"{p}.status") == (4, config)
 
     second = declared.apply("--json")
 
     assert second.returncode == 0, second.stderr
     plan = json.loads(second.stdout)
     ours = [t for t in plan["topics"] if t["topic"].startswith(p)]
-    # orders: input, 2 outputs, DLQ and ledger; notifications: input, 2 tiers, DLQ and ledger.
-    assert len(ours) == 10
+    # orders: input, 2 outputs, DLQ, ledger and change feed; notifications: input, 2 tiers,
+    # DLQ, ledger and change feed.
+    assert len(ours) == 12
     assert {t["action"] for t in ours} == {"unchanged"}
     assert "nothing to change" in second.stderr
 
