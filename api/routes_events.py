@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.api.body import NDJSON, read_limited
+from conveyor.api.callbacks import CALLBACK_HEADER, callback_headers
 from conveyor.api.exceptions import NotFoundError
 from conveyor.api.idempotency import IDEMPOTENCY_HEADER, KEY_REUSED, key_schema
 from conveyor.api.ingest import StreamIngest
@@ -57,10 +58,11 @@ def _handler(state: AppState, ingest: StreamIngest) -> Endpoint:
     async def post_events(request: Request) -> Response:
         key = state.auth.authenticate(request)
         state.auth.authorize(key, ingest.stream.name)
+        callback = callback_headers(state.settings, key, request.headers.get(CALLBACK_HEADER))
         body = await read_limited(request, limits.max_body_bytes)
         parsed = ingest.reader.read(body, request.headers.get("content-type", ""))
         ingestor = state.require_running().ingestor
-        receipts = await ingestor.accept(ingest, parsed.events, request.headers)
+        receipts = await ingestor.accept(ingest, parsed.events, request.headers, callback)
         content: Any = {"events": receipts} if parsed.batch else receipts[0]
         return Response(to_json(content), status_code=202, media_type="application/json")
 
@@ -87,7 +89,7 @@ def event_paths(state: AppState) -> dict[str, Any]:
                 "summary": f"Send {ingest.stream.name} events",
                 "description": _description(ingest),
                 "operationId": f"post_{ingest.stream.name}_events",
-                "parameters": [_IDEMPOTENCY_KEY],
+                "parameters": [_IDEMPOTENCY_KEY, _CALLBACK_URL],
                 "requestBody": _request_body(ingest),
                 "responses": _RESPONSES,
             }
@@ -148,6 +150,16 @@ _IDEMPOTENCY_KEY = {
     f"another one it is refused (422, `{KEY_REUSED}`). Keys are remembered as long as the "
     "jobs they named.",
     "schema": key_schema(),
+}
+_CALLBACK_URL = {
+    "name": "Conveyor-Callback-Url",
+    "in": "header",
+    "required": False,
+    "description": "Where to POST each event's outcome once its job ends, as a Standard "
+    "Webhooks message signed with the key's `webhook_secret`; `webhook-id` is the event's id, "
+    "a dot and its status. Only for keys whose entry lists the URL's host in `callback_hosts`; "
+    "http or https, no credentials.",
+    "schema": {"type": "string", "format": "uri", "maxLength": 2048},
 }
 _PROBLEM = {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}
 _RESPONSES: dict[str, dict[str, Any]] = {

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Query, Request
 from conveyor.api.cancel import JobCanceller
 from conveyor.api.exceptions import NotFoundError
 from conveyor.api.state import AppState
+from conveyor.api.webhooks import describe_delivery, webhook_streams
+from conveyor.kafka.webhooks import delivery_id
 from conveyor.store import JobRecord, JobStatus
 from conveyor.store.jobs import FINAL_STATUSES
 
@@ -46,6 +48,7 @@ def jobs_router(
     # :path, because an id may hold "/": its status URL encodes it as %2F, which the server
     # decodes before routing.
     max_wait = state.settings.api.max_wait_seconds
+    may_have_webhook = webhook_streams(state.settings)
 
     @router.get("/{event_id:path}", responses={404: {"description": "No such event."}})
     async def get_job(
@@ -82,7 +85,12 @@ def jobs_router(
                     await running.watcher.until_final(event_id)
             record = await read()
         position = running.monitor.position(record.topic, record.partition)
-        return _describe(record, position, owner=seen_as == record.stream)
+        job = _describe(record, position, owner=seen_as == record.stream)
+        if record.status in FINAL_STATUSES and may_have_webhook(record.stream):
+            delivery = await asyncio.to_thread(lookup, delivery_id(event_id, record.status.value))
+            if delivery is not None:
+                job["webhook"] = describe_delivery(delivery)
+        return job
 
     return router
 

@@ -37,6 +37,7 @@ from conveyor.processors.running import HandlerCall
 from conveyor.processors.schedules import Scheduler, leader_schedules
 from conveyor.processors.stream_processor import BatchObserver, StreamProcessor
 from conveyor.processors.telemetry import WorkerTelemetry
+from conveyor.processors.webhooks import WebhookOutbox
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder, register_value_schema
 from conveyor.store import JobStore
@@ -78,8 +79,11 @@ def build_worker(settings: Settings) -> Worker:
     telemetry = WorkerTelemetry.start(settings, store.engine.dialect.name)
     observers = telemetry.observers()
     progress = ProgressWriter(store, settings.workers.progress_interval_seconds)
+    webhooks = _webhook_encoder(settings, registry)
     processors = [
-        _processor(settings, stream, store, registry, observers, progress=progress)
+        _processor(
+            settings, stream, store, registry, observers, progress=progress, webhooks=webhooks
+        )
         for stream in settings.streams.values()
         if stream.handler
     ]
@@ -164,6 +168,7 @@ def _processor(
     observers: list[BatchObserver],
     *,
     progress: ProgressWriter,
+    webhooks: AvroEncoder | None,
 ) -> StreamProcessor:
     handler_path = stream.handler
     assert handler_path is not None
@@ -180,9 +185,29 @@ def _processor(
     }
     decoder = AvroDecoder(stream.avro_schema, registry)
     call = HandlerCall(handler, stream.concurrency, pool)
+    # Every stream's jobs may have webhooks, but the deliveries' own.
+    deliveries = None
+    if webhooks is not None and stream.name != settings.webhooks.stream:
+        deliveries = WebhookOutbox(settings, stream, webhooks)
     return StreamProcessor(
-        context, handler, decoder, encoders, observers, call=call, report=progress.report
+        context,
+        handler,
+        decoder,
+        encoders,
+        observers,
+        call=call,
+        report=progress.report,
+        webhooks=deliveries,
     )
+
+
+def _webhook_encoder(settings: Settings, registry: Any) -> AvroEncoder | None:
+    """The encoder of the webhooks stream's deliveries, registered; None if no stream
+    delivers webhooks (then no job has one)."""
+    delivering = settings.streams.get(settings.webhooks.stream)
+    if delivering is None or delivering.handler is None:
+        return None
+    return AvroEncoder(delivering.avro_schema, register_value_schema(registry, delivering))
 
 
 def _lanes(engine: Engine) -> dict[str, tuple[Turns | None, WaitingTier | None]]:
