@@ -45,7 +45,7 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
     sections = settings.model_dump(
         mode="json",
         by_alias=True,
-        include={"streams", "api", "workers", "smtp", "reports", "telemetry"},
+        include={"streams", "api", "workers", "smtp", "reports", "telemetry", "webhooks"},
     )
     config.write_text(yaml.safe_dump(sections, sort_keys=False))
     # The YAML shows secrets masked; the collector's key rides in the child's environment.
