@@ -90,7 +90,9 @@ def receiver_process(port: int, log: Path) -> subprocess.Popen[bytes]:
         stdin=subprocess.DEVNULL,
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"ready"
+    ready = proc.stdout.readline().strip()
+    proc.stdout.close()  # nothing more is said on it
+    assert ready == b"ready"
     return proc
 
 
