@@ -7,6 +7,7 @@ import io
 import ipaddress
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastavro import parse_schema, schemaless_reader
@@ -17,6 +18,7 @@ from conveyor.api.callbacks import callback_headers
 from conveyor.api.exceptions import InvalidEventsError
 from conveyor.config import ApiKey, Settings, load_settings
 from conveyor.config.webhooks import callback_url_problem, host_allowed
+from conveyor.infra.services import service_env
 from conveyor.kafka.events import Event
 from conveyor.kafka.webhooks import CALLBACK_SIGNER, CALLBACK_URL, delivery_id, webhook_id
 from conveyor.processors.pipeline.webhook_targets import (
@@ -178,3 +180,33 @@ def test_a_settled_job_with_a_callback_queues_one_signed_delivery_and_one_withou
     assert payload["type"] == "job.succeeded"
     assert payload["data"]["result"] == {"total": 3}
     assert dict(record.headers)["ce_id"] == b"o-1 succeeded"
+
+
+def test_a_child_process_gets_the_webhook_secrets_by_environment_never_in_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream_secret = "whsec_c3RyZWFtLXNlY3JldC1vZi10aGUtb3JkZXJzLXN0cmVhbQ=="
+    base = load_settings()
+    orders = base.streams["orders"].model_dump(by_alias=True)
+    orders["webhook"] = {"url": "https://audit.example/in", "secret": stream_secret}
+    key = _key(callback_hosts=["hooks.example.com"], webhook_secret=SECRET)
+    settings = load_settings(
+        api={"keys": [key.model_dump() | {"webhook_secret": SECRET}]},
+        streams={**base.streams, "orders": orders},
+        data_dir=tmp_path,
+    )
+
+    env = service_env(settings, tmp_path / "child.yaml")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    child = load_settings()
+
+    written = (tmp_path / "child.yaml").read_text()
+    assert SECRET not in written
+    assert stream_secret not in written
+    [child_key] = child.api.keys
+    assert child_key.webhook_secret is not None
+    assert child_key.webhook_secret.get_secret_value() == SECRET
+    child_hook = child.streams["orders"].webhook
+    assert child_hook is not None
+    assert child_hook.secret.get_secret_value() == stream_secret
