@@ -19,6 +19,7 @@ from pydantic_core import to_jsonable_python
 from starlette.datastructures import Headers
 
 from conveyor.api.body import problem
+from conveyor.api.callbacks import CALLBACK_HEADER
 from conveyor.api.exceptions import InvalidEventsError
 from conveyor.api.routing import NOT_BEFORE_HEADER, PRIORITY_HEADER
 from conveyor.schemas.models import EVENT_ID_MAX_LENGTH, EventId
@@ -82,12 +83,16 @@ def fingerprint(stream: str, events: list[dict[str, Any]], headers: Headers) -> 
     """What makes two requests under one key the same: the stream, the events as validated
     (so spacing, the order of fields, and NDJSON or array do not count) and the routing
     headers, which decide where the events go."""
-    request = [
+    request: list[Any] = [
         stream,
         to_jsonable_python(events),
         headers.get(PRIORITY_HEADER),
         headers.get(NOT_BEFORE_HEADER),
     ]
+    # Only when sent, so that the keys of requests without a callback keep their fingerprints.
+    callback = headers.get(CALLBACK_HEADER)
+    if callback is not None:
+        request.append(callback)
     canonical = json.dumps(request, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

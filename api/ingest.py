@@ -31,6 +31,7 @@ from conveyor.api.routing import NOT_BEFORE_HEADER, PRIORITY_HEADER, EventRouter
 from conveyor.api.tracing import ApiTracing
 from conveyor.config import StreamDeclaration
 from conveyor.kafka.identity import (
+    KafkaHeaders,
     ce_type,
     child_traceparent,
     cloudevent_headers,
@@ -101,9 +102,14 @@ class Ingestor:
         self._accepted_events = {s: metrics.accepted_events.labels(s) for s in encoders}
 
     async def accept(
-        self, ingest: StreamIngest, events: list[dict[str, Any]], headers: Headers
+        self,
+        ingest: StreamIngest,
+        events: list[dict[str, Any]],
+        headers: Headers,
+        extra: KafkaHeaders | None = None,
     ) -> list[dict[str, Any]]:
-        """Produce ``events`` and return one receipt each, in order; raise unless all landed."""
+        """Produce ``events`` and return one receipt each, in order; raise unless all landed.
+        ``extra`` headers go on every record (a callback URL)."""
         name = ingest.stream.name
         self._refuse_if_overloaded(name, len(events))
         key = request_key(headers, len(events))
@@ -128,9 +134,10 @@ class Ingestor:
             for event, event_id in zip(events, ids, strict=True):
                 event[EVENT_ID_FIELD] = event_id
                 keys.append(event[key_field])
-                records.append(
-                    (event[key_field].encode(), encode(event), headers_of(event_id, traceparent))
-                )
+                record_headers = headers_of(event_id, traceparent)
+                if extra:
+                    record_headers += extra
+                records.append((event[key_field].encode(), encode(event), record_headers))
             began = time.perf_counter()
             if routes is None:
                 results = await self._producer.send_all(ingest.stream.topic, records)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.api.body import NDJSON, read_limited
+from conveyor.api.callbacks import CALLBACK_HEADER, callback_headers
 from conveyor.api.exceptions import NotFoundError
 from conveyor.api.idempotency import IDEMPOTENCY_HEADER, KEY_REUSED, key_schema
 from conveyor.api.ingest import StreamIngest
@@ -57,10 +58,11 @@ def _handler(state: AppState, ingest: StreamIngest) -> Endpoint:
     async def post_events(request: Request) -> Response:
         key = state.auth.authenticate(request)
         state.auth.authorize(key, ingest.stream.name)
+        callback = callback_headers(state.settings, key, request.headers.get(CALLBACK_HEADER))
         body = await read_limited(request, limits.max_body_bytes)
         parsed = ingest.reader.read(body, request.headers.get("content-type", ""))
         ingestor = state.require_running().ingestor
-        receipts = await ingestor.accept(ingest, parsed.events, request.headers)
+        receipts = await ingestor.accept(ingest, parsed.events, request.headers, callback)
         content: Any = {"events": receipts} if parsed.batch else receipts[0]
         return Response(to_json(content), status_code=202, media_type="application/json")
 
@@ -105,7 +107,18 @@ def _description(ingest: StreamIngest) -> str:
         "Answered 202 once Kafka acknowledged every event; a batch is accepted whole or "
         "refused whole. `event_id` may be given per event or by the `Idempotency-Key` header."
         + _routing(stream)
+        + _CALLBACK
     )
+
+
+# Said in words, not declared as a parameter: whether a URL is accepted depends on the
+# caller's key, which no schema of the header could tell a client (or schemathesis).
+_CALLBACK = (
+    " A `Conveyor-Callback-Url` header asks for each event's outcome to be POSTed there once "
+    "its job ends, as a Standard Webhooks message signed with the key's `webhook_secret` "
+    "(`webhook-id`: the event's id, a dot and its status); only for keys whose entry lists "
+    "the URL's host in `callback_hosts` (else 422 naming the header)."
+)
 
 
 def _routing(stream: StreamDeclaration) -> str:

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Query, Request
 from conveyor.api.cancel import JobCanceller
 from conveyor.api.exceptions import NotFoundError
 from conveyor.api.state import AppState
+from conveyor.api.webhooks import describe_delivery, webhook_streams
+from conveyor.kafka.webhooks import delivery_id
 from conveyor.store import JobRecord, JobStatus
 from conveyor.store.jobs import FINAL_STATUSES
 
@@ -73,6 +75,7 @@ class JobViews:
     def __init__(self, state: AppState, lookup: Callable[[str], JobRecord | None]) -> None:
         self._state = state
         self._lookup = lookup
+        self._may_have_webhook = webhook_streams(state.settings)
 
     async def read(self, event_id: str) -> JobRecord:
         """The job of ``event_id`` (404 if none), its row perhaps still in the job writer."""
@@ -98,7 +101,14 @@ class JobViews:
                 async with asyncio.timeout(wait):
                     await running.watcher.until_final(event_id)
             record = await self.read(event_id)
-        return self.describe(record, owner=owner)
+        job = self.describe(record, owner=owner)
+        if record.status in FINAL_STATUSES and self._may_have_webhook(record.stream):
+            delivery = await asyncio.to_thread(
+                self._lookup, delivery_id(event_id, record.status.value)
+            )
+            if delivery is not None:
+                job["webhook"] = describe_delivery(delivery)
+        return job
 
     def describe(self, record: JobRecord, *, owner: bool) -> dict[str, Any]:
         running = self._state.require_running()

@@ -48,6 +48,8 @@ class AppState:
     def from_settings(cls, settings: Settings, tracing: ApiTracing | None = None) -> AppState:
         streams = {}
         for name, stream in settings.streams.items():
+            if stream.internal:  # written by the workers alone: no route
+                continue
             event = event_type(stream)
             reader = EventReader(event, settings.api.max_batch_items)
             streams[name] = StreamIngest(stream, event, reader)

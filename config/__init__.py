@@ -11,6 +11,7 @@ from conveyor.config.settings import (
     Settings,
     SmtpSettings,
     TelemetrySettings,
+    WebhookSettings,
     WorkerSettings,
     load_settings,
 )
@@ -24,6 +25,7 @@ from conveyor.config.streams import (
     RetryPolicy,
     Schedule,
     StreamDeclaration,
+    StreamWebhook,
     load_streams,
 )
 
@@ -46,7 +48,9 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "StreamDeclaration",
+    "StreamWebhook",
     "TelemetrySettings",
+    "WebhookSettings",
     "WorkerSettings",
     "load_settings",
     "load_streams",

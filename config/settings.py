@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +31,7 @@ from pydantic_settings import (
 from conveyor.config.exceptions import ConfigError
 from conveyor.config.streams import StreamDeclaration, load_streams, parse_stream
 from conveyor.config.telemetry import TelemetrySettings
+from conveyor.config.webhooks import CallbackHost, WebhookSecret, WebhookSettings
 
 __all__ = [
     "ApiKey",
@@ -35,6 +44,7 @@ __all__ = [
     "Settings",
     "SmtpSettings",
     "TelemetrySettings",
+    "WebhookSettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -109,6 +119,18 @@ class ApiKey(BaseModel):
     burst: int = Field(default=400, gt=0)
     # May act in the dashboard (redrive dead letters, cancel jobs); every valid key may look.
     operator: bool = False
+    # Hosts its events' callback URLs may name (exact, or ``*.domain``): none, no callbacks.
+    callback_hosts: tuple[CallbackHost, ...] = ()
+    # Signs the webhooks of its events' callbacks (``whsec_`` and base64).
+    webhook_secret: WebhookSecret | None = None
+
+    @model_validator(mode="after")
+    def _callbacks_need_a_secret(self) -> ApiKey:
+        if self.callback_hosts and self.webhook_secret is None:
+            raise ValueError(
+                f"key {self.name!r} lists callback_hosts: it needs a webhook_secret to sign with"
+            )
+        return self
 
     def may_post_to(self, stream: str) -> bool:
         return "*" in self.streams or stream in self.streams
@@ -242,6 +264,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     reports: ReportSettings = ReportSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    webhooks: WebhookSettings = WebhookSettings()
     # Local state of `conveyor broker` and `conveyor up` (broker data, pids, logs).
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Downloaded artifacts (the Kafka runtime resolved by Maven); safe to delete.
@@ -259,6 +282,18 @@ class Settings(BaseSettings):
         if isinstance(value, dict):
             return {name: parse_stream(name, spec) for name, spec in value.items()}
         return value
+
+    @model_validator(mode="after")
+    def _webhooks_have_their_stream(self) -> Settings:
+        """A stream's webhook needs the stream that delivers it, with a handler."""
+        delivering = self.streams.get(self.webhooks.stream)
+        declaring = [s.name for s in self.streams.values() if s.webhook is not None]
+        if declaring and (delivering is None or delivering.handler is None):
+            raise ValueError(
+                f"streams {', '.join(declaring)} declare a webhook, but webhooks.stream "
+                f"{self.webhooks.stream!r} is not a declared stream with a handler"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -30,6 +30,7 @@ from conveyor.config.durations import duration_ms
 from conveyor.config.exceptions import ConfigError
 from conveyor.config.priorities import PRIORITY_FIELD, Priorities
 from conveyor.config.schedules import Schedule
+from conveyor.config.webhooks import StreamWebhook
 
 __all__ = [
     "FOREVER",
@@ -43,6 +44,7 @@ __all__ = [
     "RetryPolicy",
     "Schedule",
     "StreamDeclaration",
+    "StreamWebhook",
     "load_streams",
 ]
 
@@ -204,6 +206,11 @@ class StreamDeclaration(BaseModel):
     schedules: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")], Schedule] = Field(
         default_factory=dict
     )
+    # Where every job of the stream that ends is POSTed (config/webhooks.py).
+    webhook: StreamWebhook | None = None
+    # Written by the workers alone, through the outbox (the webhooks' deliveries): the API
+    # serves no route for it.
+    internal: bool = False
 
     @model_validator(mode="after")
     def _default_topic_and_check(self) -> StreamDeclaration:

@@ -45,7 +45,7 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
     sections = settings.model_dump(
         mode="json",
         by_alias=True,
-        include={"streams", "api", "workers", "smtp", "reports", "telemetry"},
+        include={"streams", "api", "workers", "smtp", "reports", "telemetry", "webhooks"},
     )
     config.write_text(yaml.safe_dump(sections, sort_keys=False))
     # The YAML shows secrets masked; the collector's key rides in the child's environment.
@@ -54,12 +54,37 @@ def service_env(settings: Settings, config: Path) -> dict[str, str]:
     return {
         **os.environ,
         **({"CONVEYOR_TELEMETRY__OTLP_HEADERS": json.dumps(secrets)} if secrets else {}),
+        **_webhook_secrets_env(settings),
         **_connection_env("KAFKA_", settings.kafka),
         **_connection_env("SCHEMA_REGISTRY_", settings.schema_registry),
         "CONVEYOR_CONFIG": str(config),
         "CONVEYOR_DATABASE_URL": settings.database_url,
         "CONVEYOR_DATA_DIR": str(settings.data_dir),
     }
+
+
+def _webhook_secrets_env(settings: Settings) -> dict[str, str]:
+    """The webhook secrets, which the YAML shows masked: the API keys whole (a list, which
+    a variable replaces) and each stream's secret by name."""
+    env = {}
+    keys = settings.api.keys
+    if any(key.webhook_secret is not None for key in keys):
+        env["CONVEYOR_API__KEYS"] = json.dumps(
+            [
+                {
+                    **key.model_dump(mode="json"),
+                    "webhook_secret": key.webhook_secret.get_secret_value()
+                    if key.webhook_secret
+                    else None,
+                }
+                for key in keys
+            ]
+        )
+    for stream in settings.streams.values():
+        if stream.webhook is not None:
+            variable = f"CONVEYOR_STREAMS__{stream.name}__WEBHOOK__SECRET"
+            env[variable] = stream.webhook.secret.get_secret_value()
+    return env
 
 
 def _connection_env(prefix: str, section: BaseModel) -> dict[str, str]:

@@ -38,6 +38,7 @@ from conveyor.processors.running import HandlerCall
 from conveyor.processors.schedules import Scheduler, leader_schedules
 from conveyor.processors.stream_processor import BatchObserver, StreamProcessor
 from conveyor.processors.telemetry import WorkerTelemetry
+from conveyor.processors.webhooks import WebhookOutbox
 from conveyor.schemas import registry_client
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder, register_value_schema
 from conveyor.store import JobStore
@@ -84,9 +85,17 @@ def build_worker(settings: Settings) -> Worker:
         for stream in handled
     }
     progress = ProgressWriter(store, settings.workers.progress_interval_seconds, feeds)
+    webhooks = _webhook_encoder(settings, registry)
     processors = [
         _processor(
-            settings, stream, store, registry, observers, progress=progress, feed=feeds[stream.name]
+            settings,
+            stream,
+            store,
+            registry,
+            observers,
+            progress=progress,
+            feed=feeds[stream.name],
+            webhooks=webhooks,
         )
         for stream in handled
     ]
@@ -171,6 +180,7 @@ def _processor(
     *,
     progress: ProgressWriter,
     feed: ChangeFeedWriter,
+    webhooks: AvroEncoder | None,
 ) -> StreamProcessor:
     handler_path = stream.handler
     assert handler_path is not None
@@ -187,6 +197,10 @@ def _processor(
     }
     decoder = AvroDecoder(stream.avro_schema, registry)
     call = HandlerCall(handler, stream.concurrency, pool)
+    # Every stream's jobs may have webhooks, but the deliveries' own.
+    deliveries = None
+    if webhooks is not None and stream.name != settings.webhooks.stream:
+        deliveries = WebhookOutbox(settings, stream, webhooks)
     return StreamProcessor(
         context,
         handler,
@@ -196,7 +210,17 @@ def _processor(
         call=call,
         report=progress.report,
         feed=feed,
+        webhooks=deliveries,
     )
+
+
+def _webhook_encoder(settings: Settings, registry: Any) -> AvroEncoder | None:
+    """The encoder of the webhooks stream's deliveries, registered; None if no stream
+    delivers webhooks (then no job has one)."""
+    delivering = settings.streams.get(settings.webhooks.stream)
+    if delivering is None or delivering.handler is None:
+        return None
+    return AvroEncoder(delivering.avro_schema, register_value_schema(registry, delivering))
 
 
 def _lanes(engine: Engine) -> dict[str, tuple[Turns | None, WaitingTier | None]]:

@@ -44,9 +44,11 @@ from conveyor.processors.handler import (
 )
 from conveyor.processors.progress import worker_name
 from conveyor.processors.running import HandlerCall
+from conveyor.processors.webhooks import WebhookOutbox
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.schemas.serde import AvroDecoder, AvroEncoder
 from conveyor.store import JobRecord, JobStatus
+from conveyor.store.jobs import FINAL_STATUSES
 from conveyor.store.results import Claim, OutboxValues, append_outbox, claim, transition
 
 __all__ = ["BatchObserver", "Outcome", "SettledBatch", "StreamProcessor"]
@@ -105,8 +107,10 @@ class StreamProcessor:
         call: HandlerCall | None = None,
         report: Callable[[str, Progress], None] = lambda _event_id, _progress: None,
         feed: ChangeFeedWriter | None = None,
+        webhooks: WebhookOutbox | None = None,
     ) -> None:
         self.context = context
+        self._webhooks = webhooks
         self._stream = context.stream
         self._handler = handler
         self._call_handler = call or HandlerCall(handler, context.stream.concurrency)
@@ -237,6 +241,7 @@ class StreamProcessor:
                 else:
                     records.append(self._failure_record(o, now))
             records += self._outputs(None, self._handler.apply(conn, applied), headers_of)
+            records += self._webhook_deliveries(outcomes, jobs, moved, now)
             changes = self._changes([o.event for o in outcomes], jobs, moved)
             append_outbox(conn, [*(r.row() for r in records), *changes])
         for o in outcomes:
@@ -251,6 +256,19 @@ class StreamProcessor:
                     extra=event_log_fields(o.event),
                 )
         return moved
+
+    def _webhook_deliveries(
+        self, outcomes: list[Outcome], jobs: list[JobRecord], moved: set[str], now: datetime
+    ) -> list[OutboxRecord]:
+        """Webhooks of the jobs this settle moved to a final status (``processors/webhooks.py``):
+        in its transaction, so a delivery exists exactly when its job settled."""
+        if self._webhooks is None:
+            return []
+        ended: dict[str, tuple[Event, JobRecord]] = {}
+        for outcome, job in zip(outcomes, jobs, strict=True):
+            if job.event_id in moved and job.status in FINAL_STATUSES:
+                ended.setdefault(job.event_id, (outcome.event, job))
+        return self._webhooks.records(ended.values(), now) if ended else []
 
     def _job(
         self,

@@ -51,7 +51,10 @@ def test_a_broken_config_file_is_reported_not_raised(
         (["replay", "orders", "--into", "v2", "--to-earliest"], "do not go with it"),
         (["replay", "orders", "--until-offset", "9", "--to-earliest"], "go with --into"),
         (["dlq", "redrive", "orders"], "choose the dead letters"),
-        (["dlq", "show", "nope"], "no stream 'nope' (streams: notifications, orders, reports)"),
+        (
+            ["dlq", "show", "nope"],
+            "no stream 'nope' (streams: notifications, orders, reports, webhooks)",
+        ),
     ],
 )
 def test_replay_and_dlq_usage_errors_exit_2_before_touching_kafka(

@@ -115,4 +115,5 @@ def test_a_child_process_gets_every_connection_setting_and_its_file_no_secret(
         "smtp",
         "reports",
         "telemetry",
+        "webhooks",
     }

@@ -35,7 +35,7 @@ def test_defaults_point_at_the_local_stack() -> None:
 
     assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
     assert settings.schema_registry.url == "http://127.0.0.1:8081"
-    assert set(settings.streams) == {"orders", "notifications", "reports"}
+    assert set(settings.streams) == {"orders", "notifications", "reports", "webhooks"}
 
 
 def test_environment_beats_yaml_which_beats_defaults(
