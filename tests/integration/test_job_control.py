@@ -8,7 +8,6 @@ again, to a fresh group, it stays cancelled and its handler is not called again.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -28,6 +27,7 @@ from conveyor.processors.pipeline.reports import report_path
 from conveyor.store.tables import revenue_per_minute
 from support.events import orders_json, read_all
 from support.jobs import Marks, release
+from support.processes import alive
 from support.stack import unique
 from support.waiting import wait_for
 from support.workers import Pipeline, running_workers
@@ -76,19 +76,23 @@ def _read_past(admin: KafkaAdmin, settings: Settings, job: dict[str, Any]) -> bo
     return committed is not None and committed > job["offset"]
 
 
+def _read_again(settings: Settings, api: TestClient, last: str, directory: Path) -> None:
+    """Workers of a fresh group read every record again, up to ``last``'s job's."""
+    fresh, admin = _fresh_group(settings), admin_client(settings.kafka)
+    directory.mkdir()
+    with running_workers(fresh, directory):
+        wait_for(
+            lambda: _read_past(admin, fresh, _job(api, last)),
+            timeout=120,
+            what="the fresh group past the records",
+        )
+
+
 def _fresh_group(settings: Settings) -> Settings:
     """``settings`` with a group of workers that never read anything: it reads every topic
     from its start again, as a replay into a fresh group does."""
     again = settings.workers.model_copy(update={"group_id": unique("again")})
     return settings.model_copy(update={"workers": again})
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _worker_pid(job: dict[str, Any]) -> int:
@@ -190,14 +194,7 @@ def test_a_running_job_shows_its_progress_and_cancelled_applies_nothing(
 
         # Both records come again, to a fresh group, in order: the cancelled job stays
         # cancelled, its handler is not called again, and nothing more is applied.
-        fresh, admin = _fresh_group(settings), admin_client(settings.kafka)
-        (tmp_path / "again").mkdir()
-        with running_workers(fresh, tmp_path / "again"):
-            wait_for(
-                lambda: _read_past(admin, fresh, _job(api, after)),
-                timeout=120,
-                what="the fresh group past both records",
-            )
+        _read_again(settings, api, after, tmp_path / "again")
         assert marks.count(held, "called") == 1
         assert marks.count(after, "called") == 1
         assert _status_is(api, held, "cancelled")
@@ -209,9 +206,8 @@ def test_a_running_process_pool_job_cancelled_has_its_process_killed_and_applies
     make_pipeline: Callable[..., AbstractContextManager[Pipeline]], tmp_path: Path
 ) -> None:
     held, after = "hold-report", "after-report"
-    first, second = tmp_path / "first", tmp_path / "second"
+    first = tmp_path / "first"
     first.mkdir()
-    second.mkdir()
     # The handler runs until released, which comes only after the cancel: an hour, a day.
     reports = {"handler": "support.jobs:HeldReports", "timeout": "1h"}
     with make_pipeline(workers=0, reports=reports) as pipeline:
@@ -232,7 +228,7 @@ def test_a_running_process_pool_job_cancelled_has_its_process_killed_and_applies
             answer = _cancel(api, held)
             assert answer.status_code == 200, answer.text
             assert answer.json()["status"] == "cancelled"
-            wait_for(lambda: not _alive(pid), timeout=60, what="the job's process killed")
+            wait_for(lambda: not alive(pid), timeout=60, what="the job's process killed")
             print(f"the job's process was gone {time.monotonic() - asked:.1f}s after the cancel")
             release(settings.data_dir, held)  # too late: nothing may come of it
             # Its record settled (the group committed past it), and the stream goes on: the
@@ -249,13 +245,7 @@ def test_a_running_process_pool_job_cancelled_has_its_process_killed_and_applies
 
         # The records come again, to a fresh group: the cancelled job stays cancelled and
         # its handler is not called again.
-        fresh = _fresh_group(settings)
-        with running_workers(fresh, second):
-            wait_for(
-                lambda: _read_past(admin, fresh, _job(api, after)),
-                timeout=120,
-                what="the fresh group past both records",
-            )
+        _read_again(settings, api, after, tmp_path / "again")
         assert marks.count(held, "called") == 1
         assert marks.count(after, "called") == 1
         assert _status_is(api, held, "cancelled")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.events import orders_json
+from support.processes import alive
 from support.waiting import wait_for
 from support.workers import Pipeline
 
@@ -33,14 +34,6 @@ def _final(pipeline: Pipeline, event_id: str) -> dict[str, object]:
         return None if found["status"] in {"queued", "processing"} else found
 
     return wait_for(job, timeout=90, what=f"job {event_id} final")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -90,7 +83,7 @@ def test_a_job_past_its_timeout_is_dead_lettered_and_its_process_replaced(
     assert job["status"] == "dead_lettered"
     assert "TimeoutError" in str(job["error"])
     pid = int((pipeline.settings.data_dir / "pids" / stuck).read_text())
-    wait_for(lambda: not _alive(pid), timeout=30, what="the timed-out job's process killed")
+    wait_for(lambda: not alive(pid), timeout=30, what="the timed-out job's process killed")
     after = _post(pipeline, "reports", [{"requester": "spin-0"} for _ in range(4)])
     results = [_final(pipeline, event_id) for event_id in after]
     assert [r["status"] for r in results] == ["succeeded"] * 4
