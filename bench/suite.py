@@ -26,6 +26,7 @@ from conveyor.bench.priorities import PrioritiesPlan, bench_priorities
 from conveyor.bench.process import bench_process
 from conveyor.bench.replay import Progress, bench_replay
 from conveyor.bench.report import Samples
+from conveyor.bench.waiting import WaitPlan, bench_wait
 from conveyor.config import Settings
 
 __all__ = ["SuitePlan", "SuiteResult", "run_suite"]
@@ -53,6 +54,8 @@ _DASHBOARD_SEARCHES = 200
 _JOBS = 5_000
 _SERIAL_JOBS = 200
 _CPU_JOBS = 70  # a round, on each side
+# Callers of `bench wait`, in each of its two phases (waiting, polling), at its rate.
+_WAIT_CALLERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,9 @@ class SuitePlan:
     def dashboard_jobs(self) -> int:
         return self._sized(_DASHBOARD_JOBS, 1_000)
 
+    def wait(self) -> WaitPlan:
+        return WaitPlan(callers=self._sized(_WAIT_CALLERS, 500))
+
     def jobs(self) -> JobsPlan:
         return JobsPlan(
             jobs=self._sized(_JOBS, 200),
@@ -110,17 +116,17 @@ class SuitePlan:
 
 @dataclass(frozen=True)
 class SuiteResult:
-    # by benchmark: ingest, process, end_to_end, priorities, replay, dashboard, jobs
+    # by benchmark: ingest, process, end_to_end, priorities, replay, dashboard, jobs, wait
     figures: dict[str, dict[str, Any]]
     # latencies in seconds: api_single, e2e, raw_e2e, raw_txn_e2e, status, priority_high,
-    # priority_low
+    # priority_low, wait_answer, poll_answer
     samples: Samples
     machine: dict[str, Any]
     began: datetime
     seconds: float  # the whole run
 
 
-_STEPS = 7
+_STEPS = 8
 
 
 def run_suite(
@@ -149,6 +155,8 @@ def run_suite(
     dashboard = bench_dashboard(plan.dashboard_jobs, _DASHBOARD_SEARCHES, note)
     step(7, "jobs: slow calls beside the ideal and one at a time, CPU-bound beside the loop")
     jobs = bench_jobs(settings, plan.jobs(), note)
+    step(8, "wait: callers waiting on their jobs beside the same callers polling")
+    wait, wait_samples = bench_wait(settings, plan.wait(), note)
     note(f"all benchmarks done in {time.monotonic() - clock:.0f} s")
 
     return SuiteResult(
@@ -160,8 +168,9 @@ def run_suite(
             "replay": replay,
             "dashboard": dashboard,
             "jobs": jobs,
+            "wait": wait,
         },
-        samples={**ingest_samples, **latency_samples, **priority_samples},
+        samples={**ingest_samples, **latency_samples, **priority_samples, **wait_samples},
         machine=machine,
         began=began,
         seconds=time.monotonic() - clock,

@@ -16,6 +16,7 @@ from conveyor.bench.report import (
     priorities_rows,
     replay_rows,
     throughput_rows,
+    wait_rows,
 )
 from conveyor.bench.suite import SuitePlan, SuiteResult
 from conveyor.common.text_table import format_markdown_table
@@ -34,6 +35,8 @@ LATENCIES = {
     "api_single": "API single-event request to its 202",
     "priority_high": "high-priority order, sent to settled, beside a low backlog",
     "priority_low": "low-priority order of that backlog, sent to settled",
+    "wait_answer": "a caller waiting on its job (?wait=): the job ended to the answer",
+    "poll_answer": "a caller polling every 100 ms: the job ended to the answer",
 }
 
 
@@ -63,6 +66,7 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         *(("replay", *row) for row in replay_rows(f["replay"])),
         *(("dashboard", *row) for row in dashboard_rows(f["dashboard"])),
         *(("jobs", *row) for row in jobs_rows(f["jobs"])),
+        *(("wait", *row) for row in wait_rows(f["wait"])),
     ]
     m = result.machine
     lines = [
@@ -74,7 +78,8 @@ def markdown(result: SuiteResult, images: dict[str, str]) -> str:
         "conveyor over its raw baseline: for throughput higher is better, for latency lower; "
         "priorities' are the high level's waits over the low level's in the same run; jobs' "
         "are one worker's jobs/s over the ideal, over the same jobs one at a time, and in "
-        "the process pool over the loop.",
+        "the process pool over the loop; wait's are callers waiting on their jobs over the same "
+        "callers polling (the baseline column).",
         "",
         format_markdown_table(rows, "llrrr"),
         "",

@@ -200,6 +200,42 @@ def test_bench_jobs_prints_calls_beside_the_ideal_and_one_at_a_time_and_the_pool
     assert "jobs (serial): 5 jobs" in result.stderr  # progress is shown as it goes
 
 
+def test_bench_wait_prints_waiting_callers_beside_polling_ones(
+    env: dict[str, str],
+) -> None:
+    result = conveyor(
+        "bench",
+        "wait",
+        "--callers",
+        "200",
+        "--rate",
+        "100",
+        "--job-ms",
+        "300",
+        "--json",
+        env=env,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["wait"]
+    assert (figures["callers"], figures["rate"], figures["job_ms"]) == (200, 100, 300)
+    _check_wait(figures)
+    assert "200 callers at 100/s, each polling every 100 ms" in result.stderr
+
+
+def _check_wait(figures: dict[str, Any]) -> None:
+    """Each waiting caller asked once; the polling ones at least once; every figure."""
+    assert figures["wait_requests"] == figures["callers"]
+    assert figures["poll_requests"] >= figures["callers"]
+    for side in ("wait", "poll"):
+        assert 0 <= figures[f"{side}_p50_ms"] <= figures[f"{side}_p99_ms"], side
+        assert figures[f"{side}_api_cpu_s"] > 0, side
+    assert figures["cpu_ratio"] == _quotient(
+        figures["wait_api_cpu_s"], figures["poll_api_cpu_s"], places=2
+    )
+
+
 def _check_jobs(figures: dict[str, Any]) -> None:
     """Every rate measured, the ideal from the concurrency and the delay, and the ratios."""
     for name in (
@@ -259,6 +295,9 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     jobs = report["jobs"]
     assert (jobs["jobs"], jobs["serial_jobs"], jobs["cpu_jobs"], jobs["rounds"]) == (250, 20, 10, 1)
     _check_jobs(jobs)
+    wait = report["wait"]
+    assert wait["callers"] == 500
+    _check_wait(wait)
     assert 0 < dashboard["search_p50_ms"] <= dashboard["search_p99_ms"]
     assert ingest["batch_ratio"] == _quotient(
         ingest["api_batch_events_per_s"], ingest["raw_producer_events_per_s"]
@@ -277,6 +316,7 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert latency["status"]["count"] == e2e["status_events"]
     assert latency["api_single"]["count"] == 500
     assert (latency["priority_high"]["count"], latency["priority_low"]["count"]) == (100, 1_000)
+    assert (latency["wait_answer"]["count"], latency["poll_answer"]["count"]) == (500, 500)
     for distribution in latency.values():
         assert 0 < distribution["p50"] <= distribution["p99"] <= distribution["max"]
     assert report["machine"]["cpus"] >= 1
@@ -292,6 +332,7 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
         f"{priorities['high_p99_ms']}",
         f"{replay['conveyor_records_per_s']:,}",
         f"{jobs['concurrent_jobs_per_s']:,.1f}",
+        f"{wait['wait_p50_ms']:,.1f} / {wait['wait_p99_ms']:,.1f}",
     ):
         assert figure in table
     assert "| benchmark | figure | conveyor | raw baseline | ratio |" in table
@@ -307,9 +348,10 @@ def test_bench_all_writes_every_figure_as_json_a_markdown_table_and_plots_and_th
     assert "| benchmark | figure | conveyor | raw baseline | ratio |" in rewritten
     assert "(docs/bench/load.png)" in rewritten
     assert "(docs/bench/jobs.png)" in rewritten
-    assert "[5/7] replay" in result.stderr  # progress is shown as it goes
-    assert "[6/7] dashboard" in result.stderr
-    assert "[7/7] jobs" in result.stderr
+    assert "[5/8] replay" in result.stderr  # progress is shown as it goes
+    assert "[6/8] dashboard" in result.stderr
+    assert "[7/8] jobs" in result.stderr
+    assert "[8/8] wait" in result.stderr
 
 
 def _quotient(numerator: float, denominator: float, places: int = 0) -> object:
