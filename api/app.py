@@ -168,7 +168,7 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
         finally:
             state.running = None
             await watcher.stop()
-            followers.close()
+            await asyncio.to_thread(followers.close)  # the last reads end, the consumers close
             await monitor.stop()
             undelivered = await asyncio.to_thread(producer.close)
             if undelivered:

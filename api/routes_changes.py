@@ -13,9 +13,8 @@ resumed so starts with what came after that id, not with its state again.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -57,31 +56,33 @@ def changes_router(state: AppState, views: JobViews) -> APIRouter:
             # A job whose id ends in "/events", its slash encoded: its view, not its events.
             return JSONResponse(await views.view(f"{event_id}/events", request, None))
         record, owner = await views.authorized(event_id, request)
-        running = state.require_running()
+        followers = state.require_running().followers
+        followers.check_room()
         start = _last_event_id(request)
-        position, changes = await running.followers.follow(
-            state.streams[record.stream].stream.change_feed.topic,
-            lambda change: bool(change["event_id"] == event_id),
-            start,
-        )
+        topic = state.streams[record.stream].stream.change_feed.topic
 
         async def events() -> AsyncIterator[bytes]:
-            async with contextlib.aclosing(changes):
+            async with followers.follow(
+                topic, lambda change: bool(change["event_id"] == event_id), start
+            ) as following:
                 if start is None:
                     # Read after the feed's end was taken: a change between the two is sent
                     # twice at worst, never missed.
                     now = views.describe(await views.read(event_id), owner=owner)
-                    yield _event("status", now, position)
+                    yield _event("status", now, following.position)
                     if now["status"] in _FINAL:
                         return
-                async for data, final in _changes(changes, owner):
+                async for data, final in _changes(following.changes(), owner):
                     yield data
                     if final:
                         return
 
         return EventSourceResponse(events())
 
-    @router.get("/v1/streams/{stream}/job-events", responses=_SSE)
+    @router.get(
+        "/v1/streams/{stream}/job-events",
+        responses={**_SSE, 404: {"description": "No such stream."}},
+    )
     async def stream_events(
         stream: str,
         request: Request,
@@ -94,20 +95,18 @@ def changes_router(state: AppState, views: JobViews) -> APIRouter:
         if found is None:
             raise NotFoundError(f"no stream {stream!r}")
         state.auth.authorize(state.auth.authenticate(request), stream)
-        running = state.require_running()
+        followers = state.require_running().followers
+        followers.check_room()
         start = _last_event_id(request)
         wanted: Callable[[dict[str, Any]], bool] = (
             (lambda _change: True) if key is None else (lambda change: change["key"] == key)
         )
-        position, changes = await running.followers.follow(
-            found.stream.change_feed.topic, wanted, start
-        )
 
         async def events() -> AsyncIterator[bytes]:
-            async with contextlib.aclosing(changes):
+            async with followers.follow(found.stream.change_feed.topic, wanted, start) as following:
                 if start is None:  # a position to resume from, before any change came
-                    yield _event("ready", {"stream": stream, "key": key}, position)
-                async for data, _ in _changes(changes, owner=True):
+                    yield _event("ready", {"stream": stream, "key": key}, following.position)
+                async for data, _ in _changes(following.changes(), owner=True):
                     yield data
 
         return EventSourceResponse(events())
@@ -121,7 +120,7 @@ def _last_event_id(request: Request) -> Position | None:
 
 
 async def _changes(
-    changes: AsyncGenerator[Change | None], owner: bool
+    changes: AsyncIterator[Change | None], owner: bool
 ) -> AsyncIterator[tuple[bytes, bool]]:
     """Each change as an event and whether it is a final status; a keep-alive comment
     after a while without one."""

@@ -52,8 +52,9 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 class _Server(uvicorn.Server):
     """uvicorn's server that, when it stops, first answers the callers waiting for their
-    jobs (``?wait=``) with their status then: uvicorn finishes the requests in flight
-    before anything of the app's stops, and a wait would hold it for up to its bound."""
+    jobs (``?wait=``) with their status then and ends the event streams: uvicorn finishes
+    the requests in flight before anything of the app's stops, and a wait would hold it
+    for up to its bound, an event stream for ever."""
 
     def __init__(self, config: uvicorn.Config, state: AppState) -> None:
         super().__init__(config)
@@ -62,6 +63,7 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self._state.running is not None:
             self._state.running.watcher.release()
+            self._state.running.followers.release()
         await super().shutdown(sockets)
 
 

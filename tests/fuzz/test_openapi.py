@@ -46,7 +46,13 @@ def api_schema(
     tmp = tmp_path_factory.mktemp("fuzz")
     stack = fresh_stack(settings, tmp)
     port = free_port_block(1)
-    env = {**service_env(stack, tmp / "conveyor.yaml"), "CONVEYOR_API__PORT": str(port)}
+    env = {
+        **service_env(stack, tmp / "conveyor.yaml"),
+        "CONVEYOR_API__PORT": str(port),
+        # The longest ?wait= the schema allows: the cases' requests answer within their
+        # client's timeout.
+        "CONVEYOR_API__MAX_WAIT_SECONDS": "1",
+    }
     url = f"http://127.0.0.1:{port}"
     with conveyor_service(["api"], env, tmp / "api.log", partial(http_ok, f"{url}/readyz")):
         yield schemathesis.openapi.from_url(f"{url}/openapi.json")

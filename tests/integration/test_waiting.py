@@ -103,7 +103,7 @@ def test_a_wait_out_of_bounds_is_refused_with_the_reason(
     assert [p["loc"] for p in response.json()["detail"]] == [["query", "wait"]]
 
 
-def test_a_stopping_api_answers_its_waiting_callers_with_the_status_then(
+def test_a_stopping_api_answers_its_waiting_callers_and_ends_its_event_streams(
     stack_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     settings = stack_settings(api={"max_wait_seconds": LONG_WAIT})
@@ -114,11 +114,12 @@ def test_a_stopping_api_answers_its_waiting_callers_with_the_status_then(
     log = tmp_path / "api.log"
     with (
         conveyor_service(["api"], env, log, partial(http_ok, f"{url}/readyz")) as api,
-        ThreadPoolExecutor(1) as pool,
+        ThreadPoolExecutor(2) as pool,
     ):
         with ConveyorClient(url) as client:
             (receipt,) = client.send_batch("orders", orders_json(1))
             waiting = pool.submit(client.job, receipt["event_id"], LONG_WAIT)
+            following = pool.submit(_lines_until_closed, f"{url}/v1/streams/orders/job-events")
             wait_for(
                 lambda: "conveyor_api_waiting_requests 1.0" in httpx.get(f"{url}/metrics").text,
                 what="the request waiting",
@@ -126,7 +127,15 @@ def test_a_stopping_api_answers_its_waiting_callers_with_the_status_then(
             api.terminate()
             # Answered as the API stops, not once the wait ran out (the test would fail first).
             view = waiting.result(timeout=LONG_WAIT / 5)
+            # The event stream ended too (an open one would keep the API from stopping).
+            followed = following.result(timeout=LONG_WAIT / 5)
         # uvicorn raises the signal it stopped on again once it stopped.
         assert api.wait(timeout=LONG_WAIT / 5) == -signal.SIGTERM, log.read_text()
 
     assert view["status"] == "queued"
+    assert followed[0] == "event: ready"
+
+
+def _lines_until_closed(url: str) -> list[str]:
+    with httpx.stream("GET", url, timeout=httpx.Timeout(30, read=None)) as response:
+        return [line for line in response.iter_lines() if line]
