@@ -97,10 +97,11 @@ class JobViews:
         record, owner = await self.authorized(event_id, request)
         running = self._state.require_running()
         if wait is not None and record.status not in FINAL_STATUSES:
+            ended = None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
-                    await running.watcher.until_final(event_id)
-            record = await self.read(event_id)
+                    ended = await running.watcher.until_final(event_id)
+            record = ended or await self.read(event_id)
         job = self.describe(record, owner=owner)
         if record.status in FINAL_STATUSES and self._may_have_webhook(record.stream):
             delivery = await asyncio.to_thread(

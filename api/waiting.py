@@ -2,10 +2,11 @@
 one watcher.
 
 A caller registers the job it waits for and sleeps on a future; every
-``api.wait_poll_seconds``, while anyone waits, one query asks the result store which of
-the waited-for jobs are final now, and their callers wake. Thousands of callers cost one
-query a round, never a loop each, and the query reads the waited-for rows by their
-primary key only: it needs no index and costs nothing while nobody waits.
+``api.wait_poll_seconds``, while anyone waits, one query reads those of the waited-for
+jobs that are final now, and hands each its caller, who answers with it. Thousands of
+callers cost a query a round, never a loop or a read each, and the query reads the
+waited-for rows by their primary key only: it needs no index and costs nothing while
+nobody waits.
 
 The store, not the outputs on Kafka, says when a job ended: its status is final once the
 settle commits, before the relay publishes what the job produced.
@@ -17,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 
-from conveyor.store import JobStore
-from conveyor.store.jobs import FINAL_STATUSES, jobs_in
+from conveyor.store import JobRecord, JobStore
+from conveyor.store.jobs import FINAL_STATUSES
 
 __all__ = ["JobWatcher"]
 
@@ -31,7 +32,7 @@ class JobWatcher:
     def __init__(self, store: JobStore, interval: float) -> None:
         self._store = store
         self._interval = interval
-        self._waiting: dict[str, list[asyncio.Future[None]]] = {}
+        self._waiting: dict[str, list[asyncio.Future[JobRecord | None]]] = {}
         self._someone_waits = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._released = False
@@ -62,17 +63,17 @@ class JobWatcher:
                 future.cancel()
         self._waiting.clear()
 
-    async def until_final(self, event_id: str) -> None:
-        """Return once the job of ``event_id`` is final in the store (the caller bounds the
-        wait). Each round reads the jobs' statuses, not their changes: a job that ended
-        before this call returns on the next round."""
+    async def until_final(self, event_id: str) -> JobRecord | None:
+        """The job of ``event_id`` once it is final in the store (the caller bounds the
+        wait); None if the API is stopping. Each round reads the jobs as they are, not their
+        changes: a job that ended before this call is handed over on the next round."""
         if self._released:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return None
+        future: asyncio.Future[JobRecord | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(event_id, []).append(future)
         self._someone_waits.set()
         try:
-            await future
+            return await future
         finally:
             futures = self._waiting.get(event_id)
             if futures is not None:
@@ -89,14 +90,14 @@ class JobWatcher:
                 continue
             try:
                 ended = await asyncio.to_thread(
-                    jobs_in, self._store.engine, list(self._waiting), FINAL_STATUSES
+                    self._store.get_many, list(self._waiting), FINAL_STATUSES
                 )
             except Exception as exc:
                 # The callers' own timeouts still answer them; the next round asks again.
                 log.warning("waited-for jobs not checked error=%r", exc)
-                ended = set()
-            for event_id in ended:
+                ended = {}
+            for event_id, record in ended.items():
                 for future in self._waiting.pop(event_id, ()):
                     if not future.done():
-                        future.set_result(None)
+                        future.set_result(record)
             await asyncio.sleep(self._interval)

@@ -44,7 +44,7 @@ _KEYS = 1_000
 @dataclass(frozen=True)
 class WaitPlan:
     callers: int = 10_000  # in each phase, one job each
-    rate: int = 500  # callers arriving a second
+    rate: int = 200  # callers arriving a second
     job_ms: int = 500  # how long each job takes
     poll_ms: int = 100  # the polling callers' interval
     wait_seconds: int = 60  # the waiting callers' ?wait=

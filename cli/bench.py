@@ -135,7 +135,7 @@ def replay(records: int, rounds: int, as_json: bool) -> None:
 @bench.command()
 @click.option("--callers", type=click.IntRange(100), default=10_000, show_default=True)
 @click.option(
-    "--rate", type=click.IntRange(10), default=500, show_default=True, help="Callers a second."
+    "--rate", type=click.IntRange(10), default=200, show_default=True, help="Callers a second."
 )
 @click.option(
     "--job-ms",

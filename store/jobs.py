@@ -7,7 +7,7 @@ import functools
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -189,50 +189,72 @@ class JobStore:
 
     def get(self, event_id: str) -> JobRecord | None:
         """The job of ``event_id``, with the copies of other streams that came under it."""
+        return self.get_many([event_id]).get(event_id)
+
+    def get_many(
+        self, event_ids: Collection[str], statuses: Collection[JobStatus] | None = None
+    ) -> dict[str, JobRecord]:
+        """The jobs of ``event_ids`` (those in ``statuses``, if given) with their copies, by
+        id: two queries (a chunk of ids at a time) for many."""
+        wanted = None if statuses is None else [status.value for status in statuses]
+        found: dict[str, JobRecord] = {}
         with self._engine.connect() as conn:
-            row = conn.execute(select(jobs).where(jobs.c.event_id == event_id)).mappings().first()
-            if row is None:
-                return None
-            copies = conn.execute(
-                select(
-                    job_copies.c.stream,
-                    job_copies.c.topic,
-                    job_copies.c.partition,
-                    job_copies.c.offset,
-                    job_copies.c.accepted_at,
-                    job_copies.c.recorded_at,
-                )
-                .where(job_copies.c.event_id == event_id)
-                .order_by(job_copies.c.recorded_at, job_copies.c.stream)
-            ).all()
-        return JobRecord(
-            event_id=row["event_id"],
-            stream=row["stream"],
-            topic=row["topic"],
-            partition=row["partition"],
-            offset=row["offset"],
-            status=JobStatus(row["status"]),
-            accepted_at=_utc(row["accepted_at"]),
-            updated_at=_utc(row["updated_at"]),
-            result=json.loads(row["result"]) if row["result"] else None,
-            error=row["error"],
-            attempts=row["attempts"],
-            started_at=_utc(row["started_at"]) if row["started_at"] else None,
-            worker=row["worker"],
-            key=row["key"],
-            trace_id=row["trace_id"],
-            progress=None
-            if row["progress"] is None
-            else JobProgress(
-                row["progress"],
-                row["progress_message"] or "",
-                json.loads(row["partial_result"]) if row["partial_result"] else None,
-            ),
-            copies=tuple(
-                JobCopy(stream, topic, partition, offset, _utc(accepted), _utc(recorded))
-                for stream, topic, partition, offset, accepted, recorded in copies
-            ),
-        )
+            for chunk in id_chunks(sorted(event_ids)):
+                query = select(jobs).where(jobs.c.event_id.in_(chunk))
+                if wanted is not None:
+                    query = query.where(jobs.c.status.in_(wanted))
+                rows = conn.execute(query).mappings().all()
+                if not rows:
+                    continue
+                copies: dict[str, list[JobCopy]] = {}
+                for event_id, *copy in conn.execute(
+                    select(
+                        job_copies.c.event_id,
+                        job_copies.c.stream,
+                        job_copies.c.topic,
+                        job_copies.c.partition,
+                        job_copies.c.offset,
+                        job_copies.c.accepted_at,
+                        job_copies.c.recorded_at,
+                    )
+                    .where(job_copies.c.event_id.in_([row["event_id"] for row in rows]))
+                    .order_by(job_copies.c.recorded_at, job_copies.c.stream)
+                ):
+                    stream, topic, partition, offset, accepted, recorded = copy
+                    copies.setdefault(event_id, []).append(
+                        JobCopy(stream, topic, partition, offset, _utc(accepted), _utc(recorded))
+                    )
+                for row in rows:
+                    found[row["event_id"]] = _record(row, copies.get(row["event_id"], ()))
+        return found
+
+
+def _record(row: Any, copies: Iterable[JobCopy]) -> JobRecord:
+    return JobRecord(
+        event_id=row["event_id"],
+        stream=row["stream"],
+        topic=row["topic"],
+        partition=row["partition"],
+        offset=row["offset"],
+        status=JobStatus(row["status"]),
+        accepted_at=_utc(row["accepted_at"]),
+        updated_at=_utc(row["updated_at"]),
+        result=json.loads(row["result"]) if row["result"] else None,
+        error=row["error"],
+        attempts=row["attempts"],
+        started_at=_utc(row["started_at"]) if row["started_at"] else None,
+        worker=row["worker"],
+        key=row["key"],
+        trace_id=row["trace_id"],
+        progress=None
+        if row["progress"] is None
+        else JobProgress(
+            row["progress"],
+            row["progress_message"] or "",
+            json.loads(row["partial_result"]) if row["partial_result"] else None,
+        ),
+        copies=tuple(copies),
+    )
 
 
 # The jobs table's columns in the order driver_row() gives their values.
