@@ -30,7 +30,7 @@ from support.jobs import Marks, release
 from support.processes import alive
 from support.stack import unique
 from support.waiting import wait_for
-from support.workers import Pipeline, running_workers
+from support.workers import Pipeline, outbox_size, running_workers
 
 HELD_ORDERS = "support.jobs:HeldOrders"
 
@@ -147,6 +147,8 @@ def test_a_queued_job_cancelled_never_runs_not_even_when_its_record_comes_again(
         again = settings.workers.model_copy(update={"group_id": unique("again")})
         with running_workers(settings.model_copy(update={"workers": again}), second):
             wait_for(lambda: _status_is(api, later, "succeeded"), timeout=120, what=later)
+            # Its output is published by the relay a moment after the settle: read below.
+            wait_for(lambda: outbox_size(settings) == 0, timeout=120, what="the outbox drained")
         assert marks.count(cancelled, "called") == 0
         assert marks.count(done, "called") == 1
         assert _status_is(api, cancelled, "cancelled")
