@@ -4,12 +4,10 @@ and which member holds which partition."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 
 from confluent_kafka import ConsumerGroupState
-from confluent_kafka.admin import AdminClient
 
-from conveyor.kafka.admin import GROUP_REQUEST_TIMEOUT, answer
+from conveyor.kafka.admin import KafkaAdmin
 from conveyor.kafka.exceptions import KafkaQueryError
 
 __all__ = ["Membership", "Owner", "describe_group", "has_stable_members"]
@@ -46,7 +44,7 @@ class Membership:
         return self.state != _UNKNOWN
 
 
-def has_stable_members(admin: AdminClient, group: str, count: int, timeout: float = 10.0) -> bool:
+def has_stable_members(admin: KafkaAdmin, group: str, count: int, timeout: float = 10.0) -> bool:
     """Whether ``group`` is stable (partitions assigned) with at least ``count`` members."""
     try:
         membership = describe_group(admin, group, timeout)
@@ -55,12 +53,11 @@ def has_stable_members(admin: AdminClient, group: str, count: int, timeout: floa
     return membership.state == _STABLE and membership.members >= count
 
 
-def describe_group(admin: AdminClient, group: str, timeout: float = 10.0) -> Membership:
+def describe_group(admin: KafkaAdmin, group: str, timeout: float = 10.0) -> Membership:
     """``group``'s state, members and partition owners; raises :class:`KafkaQueryError`
     if Kafka does not answer within ``timeout``."""
-    future = admin.describe_consumer_groups([group], request_timeout=GROUP_REQUEST_TIMEOUT)[group]
     try:
-        description = answer(partial(future.result, timeout), f"description of {group}", timeout)
+        description = admin.group_description(group, timeout)
     except KafkaQueryError as exc:
         if exc.code == _NOT_FOUND:
             return Membership(group, _UNKNOWN)
