@@ -23,17 +23,18 @@ log = logging.getLogger(__name__)
 _TIMED_OUT = "_TIMED_OUT"
 
 # librdkafka aborts the whole process (an assertion in rd_kafka_enq_once_del_source_return;
-# librdkafka #3663 and #4605, open) some time after an admin request to a group coordinator
-# timed out inside it, as one does while the coordinator is away: a fresh cluster still
-# loading its offsets topic, the broker that led the group's partition just killed. So such
-# requests get the longest librdkafka allows, an hour, and callers wait only their own
-# timeout: a request given up on is answered, and dropped, once a coordinator is back.
+# librdkafka #3663 and #4605, open, and still so in 2.16.0) some time after an admin request
+# to a group coordinator timed out inside it, as one does while the coordinator is away: a
+# fresh cluster still loading its offsets topic, the broker that led the group's partition
+# just killed. So such requests get the longest librdkafka allows, an hour, and callers
+# wait only their own timeout: a request given up on is answered, and dropped, once a
+# coordinator is back.
 GROUP_REQUEST_TIMEOUT = 3600.0
 
 # How long the client that describes groups may go on asking without a single answer
 # before it is replaced (see KafkaAdmin.group_description): far longer than a fresh one
-# takes to connect and find the coordinator, so a replacement gets its chance, and short
-# beside a failover (10 to 25 s here), so descriptions come back soon after it.
+# takes to connect and find the coordinator (some 50 ms here), so a replacement gets its
+# chance, and short beside a failover (10 to 25 s here), so descriptions come back with it.
 _DESCRIBER_STUCK_AFTER = 5.0
 
 
