@@ -139,7 +139,10 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
             )
             for s in streams
         }
-        producer = AsyncProducer(producer_config(settings.kafka), settings.api.max_in_flight)
+        producer = AsyncProducer(
+            producer_config(settings.kafka, **{"linger.ms": str(settings.api.producer_linger_ms)}),
+            settings.api.max_in_flight,
+        )
         monitor = Monitor(
             admin,
             settings.workers.group_id,
