@@ -176,7 +176,7 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
             await watcher.stop()
             await asyncio.to_thread(followers.close)  # the last reads end, the consumers close
             await monitor.stop()
-            undelivered = await asyncio.to_thread(producer.close)
+            undelivered = await producer.close()
             if undelivered:
                 log.error("api stopped with undelivered records count=%d", undelivered)
             await jobs.stop()
