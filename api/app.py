@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
@@ -13,17 +13,19 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import TracerProvider
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conveyor import __version__
 from conveyor.api.cancel import JobCanceller
 from conveyor.api.changes import ChangeFollowers
+from conveyor.api.event_route import error_response, event_path
 from conveyor.api.exceptions import ApiError, UnsafeBindError
 from conveyor.api.ingest import Ingestor
 from conveyor.api.jobwriter import JobWriter
 from conveyor.api.middleware import RequestMetrics
 from conveyor.api.monitor import Monitor
 from conveyor.api.routes_changes import changes_router
-from conveyor.api.routes_events import add_event_routes, event_path, event_paths
+from conveyor.api.routes_events import add_unknown_stream_route, event_paths, event_routes
 from conveyor.api.routes_health import health_router
 from conveyor.api.routes_jobs import JobViews, jobs_router
 from conveyor.api.state import AppState, Running
@@ -94,7 +96,8 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
             if owned is not None:
                 await asyncio.to_thread(owned.shutdown)  # exports the spans still queued
 
-    app = FastAPI(
+    app = _IngestApi(
+        event_routes(state),
         title="conveyor ingest API",
         version=__version__,
         summary="Events in over HTTP, durably on Kafka as Avro, processed by workers.",
@@ -110,7 +113,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None = None
         exact_paths=frozenset(event_path(name) for name in state.streams),
     )
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
-    add_event_routes(app, state)
+    add_unknown_stream_route(app, state)
     views = JobViews(state, store.get)
     app.include_router(changes_router(state, views))  # before the jobs', which takes any path
     app.include_router(jobs_router(state, views, cancel))
@@ -136,7 +139,10 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
             )
             for s in streams
         }
-        producer = AsyncProducer(producer_config(settings.kafka), settings.api.max_in_flight)
+        producer = AsyncProducer(
+            producer_config(settings.kafka, **{"linger.ms": str(settings.api.producer_linger_ms)}),
+            settings.api.max_in_flight,
+        )
         monitor = Monitor(
             admin,
             settings.workers.group_id,
@@ -170,15 +176,32 @@ async def _running_parts(state: AppState, store: JobStore) -> AsyncIterator[None
             await watcher.stop()
             await asyncio.to_thread(followers.close)  # the last reads end, the consumers close
             await monitor.stop()
-            undelivered = await asyncio.to_thread(producer.close)
+            undelivered = await producer.close()
             if undelivered:
                 log.error("api stopped with undelivered records count=%d", undelivered)
             await jobs.stop()
             store.dispose()
 
 
+class _IngestApi(FastAPI):
+    """FastAPI, but a POST to a declared stream's event route goes straight to that route
+    (``event_route.py``), past FastAPI's middleware and router, which it does not need."""
+
+    def __init__(self, event_routes: Mapping[str, ASGIApp], **options: Any) -> None:
+        super().__init__(**options)
+        self._event_routes = event_routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            route = self._event_routes.get(scope["path"])
+            if route is not None:
+                await route(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+    return error_response(exc)
 
 
 def _openapi(app: FastAPI, state: AppState) -> dict[str, Any]:

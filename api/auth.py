@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-
-from starlette.requests import Request
+from collections.abc import Mapping
 
 from conveyor.api.exceptions import ForbiddenError, RateLimitedError, UnauthorizedError
 from conveyor.common.ratelimit import TokenBucket
@@ -33,9 +32,10 @@ class Authenticator:
     def enabled(self) -> bool:
         return bool(self._keys)
 
-    def authenticate(self, request: Request) -> ApiKey | None:
-        """The caller's key (401 if missing or unknown), charged one request (429 if over)."""
-        return self.check(_presented_key(request))
+    def authenticate(self, headers: Mapping[str, str]) -> ApiKey | None:
+        """The key a request's ``headers`` present (401 if missing or unknown), charged one
+        request (429 if over). Header names are looked up lowercase, as ASGI servers give them."""
+        return self.check(_presented_key(headers))
 
     def check(self, presented: str | None) -> ApiKey | None:
         """The entry of the ``presented`` key (401 if missing or unknown), charged one
@@ -68,9 +68,9 @@ class Authenticator:
         raise ForbiddenError(f"key {key.name!r} is not allowed to use stream {names}")
 
 
-def _presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def _presented_key(headers: Mapping[str, str]) -> str | None:
+    header = headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None

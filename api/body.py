@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from conveyor.api.exceptions import InvalidEventsError, TooLargeError, UnsupportedMediaTypeError
 
@@ -29,19 +30,26 @@ class ParsedBody:
         self.batch = batch
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
+async def read_limited(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """The body, from the ASGI ``receive``, refusing with 413 as soon as it passes ``limit``
+    bytes, or at once if its ``content-length`` (``declared``) does; ClientDisconnect if
+    the client leaves first."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLargeError(f"request body is {declared} bytes; the limit is {limit} bytes")
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise TooLargeError(f"request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            # Most bodies come in one message: no copy then.
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 class EventReader:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
-from starlette.datastructures import Headers
 
 from conveyor.api.body import problem
 from conveyor.api.callbacks import CALLBACK_HEADER
@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# As a request's headers are looked up: by their lowercase names, as ASGI servers give them.
+_HEADER = IDEMPOTENCY_HEADER.lower()
 # The types of the 422 problems only this header has.
 KEY_REUSED = "idempotency_key_reused"
 KEY_TOO_LONG_FOR_BATCH = "idempotency_key_too_long_for_batch"
@@ -48,10 +50,10 @@ def key_schema() -> dict[str, Any]:
     return _EVENT_ID.json_schema()
 
 
-def request_key(headers: Headers, count: int) -> str | None:
+def request_key(headers: Mapping[str, str], count: int) -> str | None:
     """The request's key, if it sent one, checked as an ``event_id`` and as the longest
     id it makes for ``count`` events; else 422 naming the header."""
-    key = headers.get(IDEMPOTENCY_HEADER)
+    key = headers.get(_HEADER)
     if key is None:
         return None
     try:
@@ -79,7 +81,7 @@ def keyed_id(key: str, index: int, count: int) -> str:
     return key if count == 1 else f"{key}:{index}"
 
 
-def fingerprint(stream: str, events: list[dict[str, Any]], headers: Headers) -> str:
+def fingerprint(stream: str, events: list[dict[str, Any]], headers: Mapping[str, str]) -> str:
     """What makes two requests under one key the same: the stream, the events as validated
     (so spacing, the order of fields, and NDJSON or array do not count) and the routing
     headers, which decide where the events go."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.datastructures import Headers
 
 from conveyor.api.body import EventReader, problem
 from conveyor.api.exceptions import InvalidEventsError, OverloadedError
@@ -105,11 +105,12 @@ class Ingestor:
         self,
         ingest: StreamIngest,
         events: list[dict[str, Any]],
-        headers: Headers,
+        headers: Mapping[str, str],
         extra: KafkaHeaders | None = None,
     ) -> list[dict[str, Any]]:
         """Produce ``events`` and return one receipt each, in order; raise unless all landed.
-        ``extra`` headers go on every record (a callback URL)."""
+        ``headers`` are the request's, by lowercase name; ``extra`` headers go on every
+        record (a callback URL)."""
         name = ingest.stream.name
         self._refuse_if_overloaded(name, len(events))
         key = request_key(headers, len(events))
@@ -215,7 +216,9 @@ class Ingestor:
         if first != (stream, request):
             raise reused(key, first[0], stream)
 
-    def _publishing(self, topic: str, count: int, headers: Headers) -> AbstractContextManager[str]:
+    def _publishing(
+        self, topic: str, count: int, headers: Mapping[str, str]
+    ) -> AbstractContextManager[str]:
         """The ``traceparent`` of a request's records: its produce span's when tracing,
         else a child of the caller's trace (or a new one)."""
         if self._tracing is not None:

@@ -94,7 +94,7 @@ def changes_router(state: AppState, views: JobViews) -> APIRouter:
         found = state.streams.get(stream)
         if found is None:
             raise NotFoundError(f"no stream {stream!r}")
-        state.auth.authorize(state.auth.authenticate(request), stream)
+        state.auth.authorize(state.auth.authenticate(request.headers), stream)
         followers = state.require_running().followers
         followers.check_room()
         start = _last_event_id(request)

@@ -1,83 +1,46 @@
-"""``POST /v1/streams/{stream}/events``: one route per declared stream.
+"""``POST /v1/streams/{stream}/events``: one route per declared stream, and their OpenAPI.
 
-These are the API's hot path, so they are plain Starlette routes: FastAPI's
-per-request dependency solving (cookies, query parameters, body inspection) cost
-more than all of the handler's own work. Their OpenAPI entries are written here,
-from the same stream declarations and event models the handlers validate with.
+The routes themselves are plain ASGI apps (``event_route.py``) that the API calls before
+FastAPI; FastAPI keeps the route of streams nobody declared. Their OpenAPI entries are
+written here, from the same stream declarations and event models the routes validate with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor.api.body import NDJSON, read_limited
-from conveyor.api.callbacks import CALLBACK_HEADER, callback_headers
+from conveyor.api.body import NDJSON
+from conveyor.api.event_route import EventRoute, event_path
 from conveyor.api.exceptions import NotFoundError
 from conveyor.api.idempotency import IDEMPOTENCY_HEADER, KEY_REUSED, key_schema
 from conveyor.api.ingest import StreamIngest
 from conveyor.api.state import AppState
 from conveyor.config import StreamDeclaration
 
-__all__ = ["add_event_routes", "event_path", "event_paths"]
-
-Endpoint = Callable[[Request], Awaitable[Response]]
+__all__ = ["add_unknown_stream_route", "event_paths", "event_routes"]
 
 
-def add_event_routes(app: FastAPI, state: AppState) -> None:
-    for ingest in state.streams.values():
-        app.add_route(
-            event_path(ingest.stream.name),
-            _handler(state, ingest),
-            methods=["POST"],
-            include_in_schema=False,
-        )
+def event_routes(state: AppState) -> dict[str, EventRoute]:
+    """Each declared stream's event route, by its path."""
+    return {
+        event_path(ingest.stream.name): EventRoute(state, ingest)
+        for ingest in state.streams.values()
+    }
+
+
+def add_unknown_stream_route(app: FastAPI, state: AppState) -> None:
+    """404 naming the streams there are, for a POST to one that is not declared."""
 
     async def unknown_stream(request: Request) -> Response:
         known = ", ".join(sorted(state.streams))
         stream = request.path_params["stream"]
         raise NotFoundError(f"unknown stream {stream!r}; streams: {known}")
 
-    app.add_route(
-        "/v1/streams/{stream}/events", unknown_stream, methods=["POST"], include_in_schema=False
-    )
-
-
-def event_path(stream: str) -> str:
-    return f"/v1/streams/{stream}/events"
-
-
-def _handler(state: AppState, ingest: StreamIngest) -> Endpoint:
-    limits = state.settings.api
-
-    async def post_events(request: Request) -> Response:
-        key = state.auth.authenticate(request)
-        state.auth.authorize(key, ingest.stream.name)
-        callback = callback_headers(state.settings, key, request.headers.get(CALLBACK_HEADER))
-        body = await read_limited(request, limits.max_body_bytes)
-        parsed = ingest.reader.read(body, request.headers.get("content-type", ""))
-        ingestor = state.require_running().ingestor
-        receipts = await ingestor.accept(ingest, parsed.events, request.headers, callback)
-        content: Any = {"events": receipts} if parsed.batch else receipts[0]
-        return Response(to_json(content), status_code=202, media_type="application/json")
-
-    tracing = state.tracing
-    if tracing is None:
-        return post_events
-    route = event_path(ingest.stream.name)
-
-    async def traced_post_events(request: Request) -> Response:
-        with tracing.request(request, route, ingest.stream.name) as span:
-            response = await post_events(request)
-            span.set_attribute("http.response.status_code", response.status_code)
-            return response
-
-    return traced_post_events
+    app.add_route(event_path("{stream}"), unknown_stream, methods=["POST"], include_in_schema=False)
 
 
 def event_paths(state: AppState) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def jobs_router(state: AppState, views: JobViews, cancel: JobCanceller) -> APIRo
         """Cancel a queued or running job: a queued job never runs, a running one is
         stopped, and a cancelled job applies nothing (no output, no aggregate share, no
         e-mail), even if its record is delivered again. Answers the job, ``cancelled``."""
-        key = state.auth.authenticate(request)
+        key = state.auth.authenticate(request.headers)
         return _describe(await cancel(event_id, key), None, owner=True)
 
     # :path, because an id may hold "/": its status URL encodes it as %2F, which the server
@@ -88,7 +88,7 @@ class JobViews:
     async def authorized(self, event_id: str, request: Request) -> tuple[JobRecord, bool]:
         """The job, if the request's key may see it, and whether as its owner (the key is
         allowed on its stream, not only on a copy's)."""
-        key = self._state.auth.authenticate(request)
+        key = self._state.auth.authenticate(request.headers)
         record = await self.read(event_id)
         seen_as = self._state.auth.authorize(key, record.stream, *(c.stream for c in record.copies))
         return record, seen_as == record.stream

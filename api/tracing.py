@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
-from starlette.requests import Request
 
 from conveyor.api.exceptions import ApiError
 from conveyor.runtime.tracing import remote_parent, traceparent
@@ -25,17 +24,18 @@ class ApiTracing:
         self._tracer = tracer
 
     @contextmanager
-    def request(self, request: Request, route: str, stream: str) -> Iterator[Span]:
-        """The server span of a request to ``route``; a refusal (4xx) is not the API's
-        error, a 5xx is."""
+    def request(self, method: str, route: str, stream: str, caller: str | None) -> Iterator[Span]:
+        """The server span of a request to ``route`` (a path without parameters),
+        continuing the ``caller``'s traceparent if it sent one; a refusal (4xx) is not the
+        API's error, a 5xx is."""
         with self._tracer.start_as_current_span(
-            f"{request.method} {route}",
-            context=remote_parent(request.headers.get("traceparent")),
+            f"{method} {route}",
+            context=remote_parent(caller),
             kind=SpanKind.SERVER,
             attributes={
-                "http.request.method": request.method,
+                "http.request.method": method,
                 "http.route": route,
-                "url.path": request.url.path,
+                "url.path": route,
                 "conveyor.stream": stream,
             },
             record_exception=False,

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from itertools import cycle
 
+import uvloop
+
 __all__ = ["Follow", "LoadResult", "http_get", "http_post", "run_load"]
 
 # What a job's status says once it will not change again.
@@ -106,7 +108,9 @@ def http_post(
 
 
 def _run(job: _Job) -> LoadResult:
-    return asyncio.run(_load(job))
+    # uvloop: on asyncio's own loop this process spent ~110 us of CPU a request, two
+    # thirds of what the API under test spends, on a machine whose two cores they share.
+    return uvloop.run(_load(job))
 
 
 async def _load(job: _Job) -> LoadResult:

@@ -38,6 +38,10 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
             app,
             host=config.api.host,
             port=config.api.port,
+            # Named, not "auto": auto falls back to asyncio's loop and the pure-Python h11
+            # parser without a word if these are missing, at several times the CPU a request.
+            loop="uvloop",
+            http="httptools",
             log_level="warning",
             access_log=False,
             log_config=None,
