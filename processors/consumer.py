@@ -140,7 +140,7 @@ class StallMonitor(Monitor):
         pass
 
     def on_stream_event_in(
-        self, tp: TP, offset: int, stream: StreamT, event: EventT
+        self, tp: TP, offset: int, stream: StreamT[Any], event: EventT[Any]
     ) -> dict[str, Any] | None:
         self.stream_inbound_time[tp] = time.monotonic()
         return None
@@ -149,8 +149,8 @@ class StallMonitor(Monitor):
         self,
         tp: TP,
         offset: int,
-        stream: StreamT,
-        event: EventT,
+        stream: StreamT[Any],
+        event: EventT[Any],
         state: dict[str, Any] | None = None,
     ) -> None:
         pass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
@@ -27,6 +27,9 @@ __all__ = ["AssignedLag", "BatchHistogram", "WorkerMetrics"]
 # tier's backoff, or a backlog, between acceptance and result).
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _END_TO_END_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+# A bucket's bound as prometheus_client's own histograms write it (untyped there).
+_bound_label: Callable[[float], str] = floatToGoString
+
 _OUTCOMES = {
     JobStatus.SUCCEEDED: "succeeded",
     JobStatus.FAILED: "failed",
@@ -159,7 +162,7 @@ class BatchHistogram:
             cumulative, buckets = 0, []
             for bound, count in zip(self._bounds, counts, strict=True):
                 cumulative += count
-                buckets.append((floatToGoString(bound), cumulative))
+                buckets.append((_bound_label(bound), cumulative))
             family.add_metric([stream], buckets, total)
         yield family
 
