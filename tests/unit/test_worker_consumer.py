@@ -8,7 +8,7 @@ import inspect
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -40,7 +40,10 @@ def test_the_worker_app_keeps_only_what_faust_reads_of_its_monitor(tmp_path: Pat
     app = WorkerApp("consumer-test", broker="kafka://127.0.0.1:1", datadir=str(tmp_path))
     assert isinstance(app.monitor, StallMonitor)
     tp = TP("orders", 0)
-    assert app.monitor.on_stream_event_in(tp, 5, cast(StreamT, None), cast(EventT, None)) is None
+    assert (
+        app.monitor.on_stream_event_in(tp, 5, cast("StreamT[Any]", None), cast("EventT[Any]", None))
+        is None
+    )
     assert tp in app.monitor.stream_inbound_time
     assert app.monitor.events_total == 0  # counted for Faust's web views only: not kept
     # What the monitor keeps is what Faust's consumer reads to tell a stalled stream: if
