@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from types import MappingProxyType
-from typing import Any
+from types import CoroutineType, MappingProxyType
+from typing import Any, cast
 
 import faust
 from faust.sensors import Monitor
@@ -45,8 +45,9 @@ class EagerFirst(Service):
     # mode's own signature, whose ``timeout: Seconds = None`` is an implicit Optional.
     async def wait_first(self, *coros: WaitArgT, timeout: Any = None) -> WaitResults:  # noqa: ASYNC109
         first = coros[0] if coros else None
-        if not isinstance(first, Coroutine) or self._stopped.is_set() or self._crashed.is_set():
+        if not _is_coroutine(first) or self._stopped.is_set() or self._crashed.is_set():
             return await super().wait_first(*coros, timeout=timeout)
+        first = cast(Coroutine[Any, Any, Any], first)
         try:
             waiting = first.send(None)
         except StopIteration as finished:
@@ -61,10 +62,16 @@ class EagerFirst(Service):
         return WaitResults(done, raced.results, raced.stopped)
 
 
+def _is_coroutine(racer: object) -> bool:
+    # A coroutine of an ``async def`` by its exact type first: the ABC's isinstance check
+    # cost ~0.3 µs, twice a record.
+    return type(racer) is CoroutineType or isinstance(racer, Coroutine)
+
+
 def _close(racers: tuple[WaitArgT, ...]) -> None:
     for racer in racers:
-        if isinstance(racer, Coroutine):
-            racer.close()  # never started: nothing to undo
+        if _is_coroutine(racer):
+            cast(Coroutine[Any, Any, Any], racer).close()  # never started: nothing to undo
 
 
 async def resume(coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
