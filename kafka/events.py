@@ -69,24 +69,26 @@ def event_from(record: Consumed, value: dict[str, Any] | None) -> Event:
     and counts the tries made; an undecodable record is known by its ``ce_id`` header
     or, lacking one, by where it is.
     """
-    headers = {name: _as_bytes(v) for name, v in record.headers}
-    original_topic = header_text(headers, ORIGINAL_TOPIC)
+    # Consumers hand header values over as bytes; only records made here carry text.
+    headers = {name: v if type(v) is bytes else _as_bytes(v) for name, v in record.headers}
     topic, partition, offset = record.topic, record.partition, record.offset
-    if original_topic is not None:
-        topic = original_topic
+    if ORIGINAL_TOPIC in headers:
+        topic = header_text(headers, ORIGINAL_TOPIC) or topic
         partition = int(header_text(headers, ORIGINAL_PARTITION) or partition)
         offset = int(header_text(headers, ORIGINAL_OFFSET) or offset)
-    event_id = (value or {}).get(EVENT_ID_FIELD) or header_text(headers, "ce_id")
+    event_id = value.get(EVENT_ID_FIELD) if value else None
+    if not event_id:
+        event_id = header_text(headers, "ce_id") or f"{topic}:{partition}:{offset}"
     return Event(
-        event_id=event_id or f"{topic}:{partition}:{offset}",
-        value=value or {},
-        key=record.key,
-        raw=record.value,
-        headers=headers,
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        attempts=int(header_text(headers, ATTEMPTS) or 0),
+        event_id,
+        value or {},
+        record.key,
+        record.value,
+        headers,
+        topic,
+        partition,
+        offset,
+        int(header_text(headers, ATTEMPTS) or 0) if ATTEMPTS in headers else 0,
     )
 
 

@@ -64,14 +64,29 @@ class Progress:
     partial: dict[str, Any] | None = None
 
 
+# Guards the making of a job's stop event, which the loop (a cancel) and the handler's
+# thread (a check) may both be first to ask for.
+_STOP_MADE = threading.Lock()
+
+
 @dataclass(eq=False)
 class RunningJob:
     """One job in a worker's hands while its handler runs."""
 
     event_id: str
     report: Callable[[str, Progress], None] = field(repr=False)
-    # Set when the job was cancelled or timed out: a thread-pool handler checks it.
-    stop: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event | None = field(default=None, init=False, repr=False)
+
+    @property
+    def stop(self) -> threading.Event:
+        """Set when the job was cancelled or timed out: a thread-pool handler checks it.
+        Made when first asked for: most jobs never are, and an event (a condition and
+        its lock) cost a job more than its own bookkeeping."""
+        if self._stop is None:
+            with _STOP_MADE:
+                if self._stop is None:
+                    self._stop = threading.Event()
+        return self._stop
 
     def progress(
         self, fraction: float, message: str = "", partial: dict[str, Any] | None = None

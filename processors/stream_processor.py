@@ -186,6 +186,8 @@ class StreamProcessor:
 
     async def _call(self, event: Event) -> Processed:
         job = RunningJob(event.event_id, self._report)
+        if self._timeout is None:
+            return await self._call_handler(event, job)
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._call_handler(event, job)
@@ -199,9 +201,10 @@ class StreamProcessor:
         if not events:
             return Claim(set(), {})
         now = datetime.now(UTC)
+        worker = worker_name()
         jobs = [
-            self._job(event, JobStatus.PROCESSING, event.attempts, now)._replace(
-                started_at=now, worker=worker_name()
+            self._job(
+                event, JobStatus.PROCESSING, event.attempts, now, started_at=now, worker=worker
             )
             for event in events
         ]
@@ -279,6 +282,8 @@ class StreamProcessor:
         *,
         result: dict[str, Any] | None = None,
         error: str | None = None,
+        started_at: datetime | None = None,
+        worker: str | None = None,
     ) -> JobRecord:
         return JobRecord(
             event.event_id,
@@ -293,8 +298,10 @@ class StreamProcessor:
             result,
             error,
             attempts,
-            key=event.key.decode(errors="replace") if event.key is not None else None,
-            trace_id=trace_id_of(header_text(event.headers, "traceparent")),
+            started_at,
+            worker,
+            event.key.decode(errors="replace") if event.key is not None else None,
+            trace_id_of(header_text(event.headers, "traceparent")),
         )
 
     def _changes(

@@ -3,12 +3,26 @@ SQLAlchemy's per-parameter processing costs more than the database's own work.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Dialect
+from sqlalchemy import Connection, Dialect
 
-__all__ = ["placeholder", "time_value"]
+__all__ = ["driver_cursor", "placeholder", "time_value"]
+
+
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the driver's own connection under ``conn``, in ``conn``'s transaction.
+    Even ``exec_driver_sql`` wraps each statement in an execution context and its result
+    rows in SQLAlchemy's, which cost a worker's claim and settle more than SQLite's work."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 def placeholder(dialect: Dialect) -> str:

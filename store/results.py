@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, delete, select
 
-from conveyor.store.driver import placeholder, time_value
+from conveyor.store.driver import driver_cursor, placeholder, time_value
 from conveyor.store.jobs import (
     FINAL_STATUSES,
     JOB_COLUMNS,
@@ -116,14 +116,17 @@ def transition(conn: Connection, records: Sequence[JobRecord]) -> set[str]:
     On PostgreSQL a transaction that meets a row another one is moving waits for it to
     end, then checks the status again: the gate holds under concurrency too."""
     ordered = _first_of_each_id(records)
-    when = time_value(conn.dialect)
+    # A batch's rows share their update time and a request's events their accepted_at:
+    # each distinct time is converted once.
+    when = functools.lru_cache(maxsize=None)(time_value(conn.dialect))
     mark = placeholder(conn.dialect)
     moved: set[str] = set()
-    for start in range(0, len(ordered), _ROWS_PER_STATEMENT):
-        chunk = ordered[start : start + _ROWS_PER_STATEMENT]
-        params = [value for r in chunk for value in driver_row(r, when)]
-        result = conn.exec_driver_sql(_transition_sql(len(chunk), mark), tuple(params))
-        moved.update(row[0] for row in result)
+    with driver_cursor(conn) as cursor:
+        for start in range(0, len(ordered), _ROWS_PER_STATEMENT):
+            chunk = ordered[start : start + _ROWS_PER_STATEMENT]
+            params = [value for r in chunk for value in driver_row(r, when)]
+            cursor.execute(_transition_sql(len(chunk), mark), params)
+            moved.update(row[0] for row in cursor.fetchall())
     return moved
 
 
@@ -148,10 +151,11 @@ def append_outbox(conn: Connection, rows: Iterable[OutboxValues]) -> None:
         # would then skip for ever. The lock makes drawing and committing one step.
         advisory_lock(conn, _OUTBOX_LOCK)
         marks = ", ".join([placeholder(conn.dialect)] * 4)
-        conn.exec_driver_sql(
-            f"INSERT INTO outbox (topic, key, value, headers) VALUES ({marks})",  # noqa: S608 - placeholders only
-            batch,
-        )
+        with driver_cursor(conn) as cursor:
+            cursor.executemany(
+                f"INSERT INTO outbox (topic, key, value, headers) VALUES ({marks})",  # noqa: S608 - placeholders only
+                batch,
+            )
 
 
 def outbox_after(conn: Connection, seq: int, limit: int) -> list[OutboxRow]:

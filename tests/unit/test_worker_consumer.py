@@ -4,13 +4,18 @@ and one that waits still races the flow's suspension, as in Faust."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP, EventT, StreamT
 from mode import Service
 
-from conveyor.processors.consumer import EagerFirst, Transport, WorkerApp, resume
+from conveyor.processors.consumer import EagerFirst, StallMonitor, Transport, WorkerApp, resume
 
 
 class _Service(EagerFirst, Service):
@@ -29,6 +34,24 @@ def test_the_worker_app_consumes_with_the_eager_consumer(tmp_path: Path) -> None
     app = WorkerApp("consumer-test", broker="kafka://127.0.0.1:1", datadir=str(tmp_path))
     assert isinstance(app.transport, Transport)
     assert issubclass(app.transport.Consumer, EagerFirst)
+
+
+def test_the_worker_app_keeps_only_what_faust_reads_of_its_monitor(tmp_path: Path) -> None:
+    app = WorkerApp("consumer-test", broker="kafka://127.0.0.1:1", datadir=str(tmp_path))
+    assert isinstance(app.monitor, StallMonitor)
+    tp = TP("orders", 0)
+    assert (
+        app.monitor.on_stream_event_in(tp, 5, cast("StreamT[Any]", None), cast("EventT[Any]", None))
+        is None
+    )
+    assert tp in app.monitor.stream_inbound_time
+    assert app.monitor.events_total == 0  # counted for Faust's web views only: not kept
+    # What the monitor keeps is what Faust's consumer reads to tell a stalled stream: if
+    # Faust reads something else, this monitor must keep that instead.
+    check = inspect.getsource(AIOKafkaConsumerThread.verify_event_path)
+    assert "monitor.stream_inbound_time" in check
+    read = set(re.findall(r"monitor\.(\w+)", check))
+    assert read == {"stream_inbound_time"}
 
 
 async def _tasks() -> int:

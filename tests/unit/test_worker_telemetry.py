@@ -7,11 +7,12 @@ import logging
 from collections.abc import Callable, Iterator
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from conveyor.kafka.events import Consumed, Event, event_from, event_log_fields
 from conveyor.processors.exceptions import InvalidEventError
 from conveyor.processors.handler import Processed
-from conveyor.processors.metrics import WorkerMetrics
+from conveyor.processors.metrics import BatchHistogram, WorkerMetrics
 from conveyor.processors.stream_processor import Outcome, SettledBatch
 from conveyor.runtime.logs import LogFormat, configure_logging, current_logging, log_as
 from conveyor.store import JobStatus
@@ -103,6 +104,26 @@ def test_a_settled_batch_counts_each_record_once_by_what_became_of_it() -> None:
     assert _sample(metrics, "conveyor_worker_sink_seconds_sum", stream="orders") == pytest.approx(
         0.03
     )
+
+
+def test_a_batch_histogram_reads_as_prometheus_clients_own() -> None:
+    buckets = (0.01, 0.1, 1.0)
+    values = {"orders": [0.0, 0.01, 0.05, 0.1, 0.5, 1.0, 7.0], "mail": [0.2]}
+    theirs, ours = CollectorRegistry(), CollectorRegistry()
+    histogram = Histogram("took_seconds", "How long.", ["stream"], registry=theirs, buckets=buckets)
+    batched = BatchHistogram("took_seconds", "How long.", buckets)
+    ours.register(batched)
+    for stream, taken in values.items():
+        for value in taken:
+            histogram.labels(stream).observe(value)
+        batched.observe(stream, taken)
+    batched.observe("orders", [])  # an empty batch counts nothing
+
+    def exposed(registry: CollectorRegistry) -> list[str]:
+        text = generate_latest(registry).decode()
+        return sorted(line for line in text.splitlines() if "_created" not in line)
+
+    assert exposed(ours) == exposed(theirs)
 
 
 @pytest.fixture
