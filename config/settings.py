@@ -184,9 +184,10 @@ class WorkerSettings(BaseModel):
 
     # The consumer group of every worker (also the Faust app id); the API reads its lag.
     group_id: str = "conveyor-workers"
-    # Events applied per result-store transaction, and the longest a batch waits to fill.
+    # Records an agent hands over at most at a time, and so claimed or settled in one
+    # result-store transaction at most. A batch never waits to fill: it goes with what the
+    # agent has in hand (processors/in_hand.py), so it grows with the load by itself.
     batch_size: int = Field(default=500, gt=0)
-    batch_seconds: float = Field(default=0.05, gt=0)
     # Records Faust holds per stream ahead of the agent (its stream_buffer_maxsize). Faust
     # stops fetching a partition whose buffer is 80 % full and fetches again at 40 %: with
     # its default of 4,096 the agent of `bench process` waited for records more than it worked.
@@ -206,7 +207,9 @@ class WorkerSettings(BaseModel):
     # if need be), so this bounds a stuck loop, not a job: the long-jobs test sets it far
     # below its jobs' length to show that.
     max_poll_interval_seconds: float = Field(default=300.0, gt=0)
-    # How often the outbox relay looks for results to publish when it found none.
+    # The outbox relay (on the group's leader) publishes as soon as a claim or settle of
+    # its own worker wrote to the outbox; what the group's other workers write it finds by
+    # looking this often, so with several workers their results wait up to this long more.
     publish_interval_seconds: float = Field(default=0.05, gt=0)
     # On SIGTERM, how long jobs in flight may run on before they are stopped; a stopped
     # job is done again by the partition's next owner (it applied nothing).

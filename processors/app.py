@@ -10,15 +10,16 @@ tables, schema registration) is done by :func:`build_worker` before Faust starts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
 import faust
 from faust.streams import Stream
-from faust.types import EventT, StreamT
+from faust.types import ChannelT, EventT, StreamT
 
 from conveyor.config import Settings, StreamDeclaration
 from conveyor.kafka.changes import ChangeFeedWriter
@@ -30,6 +31,7 @@ from conveyor.processors.consumer import WorkerApp
 from conveyor.processors.delays import WaitingTier
 from conveyor.processors.engine import Engine
 from conveyor.processors.handler import HandlerContext, load_handler
+from conveyor.processors.in_hand import in_hand
 from conveyor.processors.outbox import OutboxRelay
 from conveyor.processors.priorities import PriorityGate, Turns, level_ranks
 from conveyor.processors.process_pool import ProcessPool, pool_size
@@ -99,7 +101,9 @@ def build_worker(settings: Settings) -> Worker:
         )
         for stream in handled
     ]
-    engines = [Engine(processor) for processor in processors]
+    # Set by each claim or settle of this worker that wrote to the outbox.
+    wrote = asyncio.Event()
+    engines = [Engine(processor, wrote.set) for processor in processors]
     workers = settings.workers
     app = WorkerApp(
         workers.group_id,
@@ -136,7 +140,6 @@ def build_worker(settings: Settings) -> Worker:
                 engine,
                 topic,
                 size=workers.batch_size,
-                within=workers.batch_seconds,
                 turns=lanes[topic][0],
                 tier=lanes[topic][1],
             )
@@ -145,14 +148,19 @@ def build_worker(settings: Settings) -> Worker:
     relay = OutboxRelay(settings, store)
 
     async def publish() -> None:
-        """Run the relay while this worker leads the group; a new leader fences an old one."""
+        """Run the relay while this worker leads the group (a new leader fences an old
+        one): at once after each claim or settle of this worker that wrote to the outbox,
+        and every ``publish_interval_seconds`` for what the group's other workers wrote."""
         while True:
+            wrote.clear()  # before the round: what commits during it starts the next one
             if app.is_leader():
-                if await asyncio.to_thread(relay.publish):
+                if await relay.publish() >= relay.batch:
                     continue  # a backlog: keep going
-            else:
+            elif relay.publishing:
                 await asyncio.to_thread(relay.close)
-            await asyncio.sleep(workers.publish_interval_seconds)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(workers.publish_interval_seconds):
+                    await wrote.wait()
 
     app.task(publish)
     app.task(progress.run)
@@ -243,33 +251,40 @@ def _agent(
     topic: str,
     *,
     size: int,
-    within: float,
     turns: Turns | None,
     tier: WaitingTier | None,
 ) -> Callable[[StreamT[bytes]], Awaitable[None]]:
     """The agent of one topic. The stream's own topic (its top priority level) hands each
     batch to the engine and goes on; its tiers and lower levels hold their batch until
-    it settled, as they wait between batches (for a record's time, or their turn)."""
+    it settled, as they wait between batches (for a record's time, or their turn).
+
+    Either takes its records in batches of what is in hand (``processors/in_hand.py``):
+    a batch is claimed and settled in one statement each (one record at a time, claims
+    and settles shrank to a few records and cost a worker a third of its throughput),
+    and no record waits for a batch to fill. Acks are manual (``noack``): a record is
+    released to Faust once settled, by the engine or, for a held batch, here."""
     holds_batches = tier is not None or (turns is not None and turns.rank > 0)
 
-    async def hand_over(stream: StreamT[bytes]) -> None:
+    def batches(stream: StreamT[bytes]) -> AsyncIterator[list[EventT[bytes]]]:
+        # noack is Stream's, not in the StreamT protocol.
+        manual = cast(Stream[bytes], stream).noack()
         if turns is not None:
-            turns.watch(stream, lambda: engine.held_on((topic,)))
-        # In batches, as a batch is claimed and settled in one statement each (one record
-        # at a time, claims and settles shrank to a few records and cost a worker a third
-        # of its throughput). noack_take leaves the acks to the engine, once settled.
-        async for events in cast(Stream[bytes], stream).noack_take(size, within=within):
+            # A held batch is in hand until settled; records handed over, while they run.
+            working = (lambda: False) if holds_batches else lambda: engine.held_on((topic,))
+            turns.watch(manual, working)
+        channel = cast(ChannelT[bytes], manual.channel)
+        return in_hand(manual.events(), channel.empty, size)
+
+    async def hand_over(stream: StreamT[bytes]) -> None:
+        async for events in batches(stream):
             await engine.room()
-            for event in cast("Sequence[EventT[bytes]]", events):
+            for event in events:
                 engine.accept(_consumed(event.message), event.ack)
             if turns is not None:
                 turns.handed(len(events))
 
     async def hold(stream: StreamT[bytes]) -> None:
-        if turns is not None:
-            turns.watch(stream, lambda: False)
-        # take_events is Stream's, not in the StreamT protocol.
-        async for events in cast(Stream[bytes], stream).take_events(size, within=within):
+        async for events in batches(stream):
             batch = [_consumed(event.message) for event in events]
             if turns is not None:
                 turns.took(len(batch))
@@ -277,9 +292,11 @@ def _agent(
                 await tier.handle(batch)
             elif turns is not None:
                 await finish(turns.run(batch, engine.process))
+            # Only once processed: a batch held while it waits is not acked if the worker
+            # stops meanwhile, and is redelivered.
+            for event in events:
+                event.ack()
             if turns is not None:
-                # After the batch, not before the next: a batch held while it waits
-                # would be acked unprocessed if the worker stopped meanwhile.
                 await turns.done()
 
     return hold if holds_batches else hand_over

@@ -97,8 +97,13 @@ class _Job:
 class Engine:
     """The jobs of one stream in this worker (see the module's docstring)."""
 
-    def __init__(self, processor: StreamProcessor) -> None:
+    def __init__(
+        self, processor: StreamProcessor, wrote: Callable[[], object] = lambda: None
+    ) -> None:
         self.processor = processor
+        # Called once a claim or a settle that wrote to the outbox committed (the relay
+        # publishes it at once).
+        self._wrote = wrote
         stream = processor.context.stream
         self._name = stream.name
         self._limit = stream.concurrency
@@ -252,6 +257,8 @@ class Engine:
         claimed = await until_done(
             lambda: asyncio.to_thread(self.processor.claim, events), _INFRA_BACKOFF, complain
         )
+        if claimed.fresh:  # their jobs' changes, in the outbox
+            self._wrote()
         skipped: list[Held[_Job]] = []
         for held in arrived:
             job = held.item
@@ -367,6 +374,8 @@ class Engine:
         moved = await until_done(
             lambda: asyncio.to_thread(self.processor.settle, outcomes), _INFRA_BACKOFF, complain
         )
+        if moved:  # their outputs and changes, in the outbox
+            self._wrote()
         events = {o.event.event_id: o.event for o in outcomes}
         self.processor.observe(
             SettledBatch(

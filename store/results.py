@@ -159,13 +159,15 @@ def append_outbox(conn: Connection, rows: Iterable[OutboxValues]) -> None:
 
 
 def outbox_after(conn: Connection, seq: int, limit: int) -> list[OutboxRow]:
-    rows = conn.execute(
-        select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
-        .where(outbox.c.seq > seq)
-        .order_by(outbox.c.seq)
-        .limit(limit)
+    """The next ``limit`` records past ``seq``, in order; through the driver, as the relay
+    reads them on every round."""
+    mark = placeholder(conn.dialect)
+    rows = conn.exec_driver_sql(
+        "SELECT seq, topic, key, value, headers FROM outbox "  # noqa: S608 - placeholders only
+        f"WHERE seq > {mark} ORDER BY seq LIMIT {mark}",
+        (seq, limit),
     )
-    return [OutboxRow(*row) for row in rows]
+    return [OutboxRow._make(row) for row in rows]
 
 
 def prune_outbox(conn: Connection, upto: int) -> None:

@@ -8,6 +8,7 @@ a real SQLite file.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 from typing import Any
@@ -123,11 +124,12 @@ def test_a_transaction_stuck_in_librdkafka_is_left_behind_and_the_next_producer_
     relay = OutboxRelay(settings, _store_with(settings, values))
     kafka.hang_next_offsets.set()
 
-    stuck = relay.publish()
+    stuck = asyncio.run(relay.publish())
     left_hanging = kafka.hanging
-    published = relay.publish()
+    published = asyncio.run(relay.publish())
     kafka.release.set()  # the stuck call returns at last, to a fenced producer
-    again = relay.publish()
+    again = asyncio.run(relay.publish())
+    relay.close()
 
     assert stuck == 0
     assert left_hanging  # given up on, not waited out
@@ -145,6 +147,7 @@ def test_a_broker_refusing_the_relay_as_it_opens_costs_one_round_not_the_relay(
     relay = OutboxRelay(settings, _store_with(settings, [b"a", b"b"]))
     kafka.refuse_next_open = True
 
-    assert relay.publish() == 0
-    assert relay.publish() == 2
+    assert asyncio.run(relay.publish()) == 0
+    assert asyncio.run(relay.publish()) == 2
+    relay.close()
     assert kafka.records == [b"a", b"b"]
