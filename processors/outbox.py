@@ -148,6 +148,7 @@ class _Publisher:
         self._producer: Producer | None = None
         self._consumer: Consumer | None = None
         self._published = 0
+        self._pruned = 0  # the seq up to which published records were deleted
         self._pruned_at = 0.0
         self._store_id = ""
         self.first_seq = 0  # of the round running, for the log
@@ -197,6 +198,9 @@ class _Publisher:
         with self._store.engine.connect() as conn:
             rows = outbox_after(conn, self._published, self._batch)
         if not rows:
+            # At rest: what was published since the last prune goes now, so an idle
+            # outbox is empty (readers of its size wait for that).
+            self._prune()
             return 0
         self.first_seq = rows[0].seq
         try:
@@ -206,10 +210,15 @@ class _Publisher:
             return 0
         self._published = rows[-1].seq
         if time.monotonic() - self._pruned_at >= _PRUNE_SECONDS:
+            self._prune()
+        return len(rows)
+
+    def _prune(self) -> None:
+        if self._pruned < self._published:
             with self._store.engine.begin() as conn:
                 prune_outbox(conn, self._published)
-            self._pruned_at = time.monotonic()
-        return len(rows)
+            self._pruned = self._published
+        self._pruned_at = time.monotonic()
 
     def _close(self) -> None:
         if self._consumer is not None:

@@ -151,3 +151,25 @@ def test_a_broker_refusing_the_relay_as_it_opens_costs_one_round_not_the_relay(
     assert asyncio.run(relay.publish()) == 2
     relay.close()
     assert kafka.records == [b"a", b"b"]
+
+
+def test_an_outbox_at_rest_is_left_empty_by_the_relays_next_round(
+    kafka: FakeKafka, settings: Settings
+) -> None:
+    store = _store_with(settings, [b"a"])
+    relay = OutboxRelay(settings, store)
+    assert asyncio.run(relay.publish()) == 1  # pruned: the first prune of the relay
+    with store.engine.begin() as conn:
+        append_outbox(conn, [OutboxRecord("out", b"k", b"b", []).row()])
+    assert asyncio.run(relay.publish()) == 1  # within a second of the last prune: kept
+
+    assert asyncio.run(relay.publish()) == 0  # nothing more to publish: pruned now
+    relay.close()
+
+    assert kafka.records == [b"a", b"b"]
+    assert outbox_size(store) == 0
+
+
+def outbox_size(store: JobStore) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM outbox").scalar_one())
