@@ -18,7 +18,6 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from conveyor.schemas.exceptions import DecodeError, SchemaError
-from conveyor.schemas.writers import compile_writer
 
 __all__ = ["AvroDecoder", "AvroEncoder", "register_value_schema", "value_subject"]
 
@@ -56,21 +55,13 @@ def register_value_schema(client: SchemaRegistryClient, declared: _Declared) -> 
 
 
 class AvroEncoder:
-    """Encodes records of one schema, already registered under ``schema_id``: with the
-    schema's own writer (``schemas/writers.py``), or fastavro's where that has none or
-    cannot write the record."""
+    """Encodes records of one schema, already registered under ``schema_id``."""
 
     def __init__(self, schema: dict[str, Any], schema_id: int) -> None:
         self._schema = parse_schema(schema)
         self._header = _HEADER.pack(_MAGIC, schema_id)
-        self._write = compile_writer(self._schema)
 
     def encode(self, record: dict[str, Any]) -> bytes:
-        if self._write is not None:
-            try:
-                return self._header + self._write(record)
-            except Exception:  # noqa: S110 - fastavro writes it, or raises its own error
-                pass
         out = io.BytesIO()
         out.write(self._header)
         schemaless_writer(out, self._schema, record)
