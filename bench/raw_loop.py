@@ -9,8 +9,8 @@ result store, no ``event_id`` gate. Its settings, and why each:
   record and returns it as soon as it is in the consumer's queue, then
   ``consume(n, timeout=0)`` takes whatever else is already queued without waiting for
   more. A ``consume(n, timeout=t)`` alone waits until ``n`` records or ``t`` have come:
-  at a steady rate that is ``t`` added to every record (50 ms at conveyor's
-  ``batch_seconds``). Under a backlog the batches are as full as the worker's.
+  at a steady rate that is ``t`` added to every record (50 ms at the batch window
+  conveyor's worker had then). Under a backlog the batches are as full as the worker's.
 - ``fetch.wait.max.ms`` 5: a fetch is answered as soon as a byte is readable; this only
   bounds the wait of one nothing woke.
 - The producer is conveyor's (``acks=all``, idempotent, murmur2, lz4) with ``linger.ms``

@@ -261,8 +261,8 @@ def _agent(
     Either takes its records in batches of what is in hand (``processors/in_hand.py``):
     a batch is claimed and settled in one statement each (one record at a time, claims
     and settles shrank to a few records and cost a worker a third of its throughput),
-    and no record waits for a batch to fill. Acks are manual (``noack``): a record is
-    released to Faust once settled, by the engine or, for a held batch, here."""
+    and no record waits for a batch to fill. Acks are manual (``noack``): a record
+    handed over is released to Faust by the engine once settled, a held batch here."""
     holds_batches = tier is not None or (turns is not None and turns.rank > 0)
 
     def batches(stream: StreamT[bytes]) -> AsyncIterator[list[EventT[bytes]]]:
@@ -288,15 +288,20 @@ def _agent(
             batch = [_consumed(event.message) for event in events]
             if turns is not None:
                 turns.took(len(batch))
-            if tier is not None:
-                await tier.handle(batch)
-            elif turns is not None:
-                await finish(turns.run(batch, engine.process))
-            # Only once processed: a batch held while it waits is not acked if the worker
-            # stops meanwhile, and is redelivered.
-            for event in events:
-                event.ack()
+            try:
+                if tier is not None:
+                    await tier.handle(batch)
+                elif turns is not None:
+                    await finish(turns.run(batch, engine.process))
+            finally:
+                # Acked as the agent lets go of it, also on the way out, as Faust's
+                # take_events did: a tier first puts back what is left of its batch, and a
+                # level's batch settles whole (``finish``).
+                for event in events:
+                    event.ack()
             if turns is not None:
+                # After the batch, not before the next: a batch held while it waits
+                # would be acked unprocessed if the worker stopped meanwhile.
                 await turns.done()
 
     return hold if holds_batches else hand_over
