@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from conveyor.store import JobRecord, JobStore
 
@@ -39,7 +40,7 @@ class JobWriter:
         """Write ``event_id``'s pending row at once, for what must act on the row (a cancel)."""
         record = self._pending.get(event_id)
         if record is not None:
-            await asyncio.to_thread(self._store.record_queued, [record])
+            await self._store.write(partial(self._store.record_queued, [record]))
             self._pending.pop(event_id, None)
 
     async def start(self) -> None:
@@ -57,7 +58,7 @@ class JobWriter:
             return
         batch = list(self._pending.values())
         try:
-            await asyncio.to_thread(self._store.record_queued, batch)
+            await self._store.write(partial(self._store.record_queued, batch))
         except Exception as exc:
             log.warning("writing queued jobs failed rows=%d error=%r", len(batch), exc)
             return

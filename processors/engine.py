@@ -44,6 +44,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import cast
 
 from conveyor.common.backoff import Backoff
@@ -101,6 +102,7 @@ class Engine:
         self, processor: StreamProcessor, wrote: Callable[[], object] = lambda: None
     ) -> None:
         self.processor = processor
+        self._store = processor.context.store
         # Called once a claim or a settle that wrote to the outbox committed (the relay
         # publishes it at once).
         self._wrote = wrote
@@ -255,7 +257,9 @@ class Engine:
             )
 
         claimed = await until_done(
-            lambda: asyncio.to_thread(self.processor.claim, events), _INFRA_BACKOFF, complain
+            lambda: self._store.write(partial(self.processor.claim, events)),
+            _INFRA_BACKOFF,
+            complain,
         )
         if claimed.fresh:  # their jobs' changes, in the outbox
             self._wrote()
@@ -372,7 +376,9 @@ class Engine:
         began = min(o.began_ns or time.time_ns() for o in outcomes)
         settle_began = time.time_ns()
         moved = await until_done(
-            lambda: asyncio.to_thread(self.processor.settle, outcomes), _INFRA_BACKOFF, complain
+            lambda: self._store.write(partial(self.processor.settle, outcomes)),
+            _INFRA_BACKOFF,
+            complain,
         )
         if moved:  # their outputs and changes, in the outbox
             self._wrote()

@@ -14,8 +14,11 @@ from conveyor.kafka.events import Consumed, Event, event_from
 from conveyor.processors.engine import Engine
 from conveyor.processors.stream_processor import Outcome, SettledBatch, StreamProcessor
 from conveyor.schemas.exceptions import DecodeError
-from conveyor.store import JobStatus
+from conveyor.store import JobStatus, JobStore
 from conveyor.store.results import Claim
+
+# Claims and settles go through the store's writer thread; these never touch its tables.
+_STORE = JobStore("sqlite://")
 
 
 class _Processor:
@@ -31,7 +34,7 @@ class _Processor:
                 "concurrency": concurrency,
             },
         )
-        self.context = type("Context", (), {"stream": stream})()
+        self.context = type("Context", (), {"stream": stream, "store": _STORE})()
         self.gates: dict[str, asyncio.Event] = {}
         self.started: list[str] = []
         self.settled: list[str] = []
