@@ -70,7 +70,11 @@ def bench_latency(
         (rate, sample_orders(rate * plan.seconds, datetime.now(UTC), seed=20 + n))
         for n, rate in enumerate(plan.rates)
     ]
-    warmup = sample_orders(max(plan.headline * plan.seconds // 5, 100), datetime.now(UTC), seed=19)
+    # As long as a measured run: a broker started for the bench spends its first minutes
+    # compiling its hot paths (the JIT took up to half a core), and at 1,000/s conveyor's
+    # p50 fell from ~300 to ~90 ms over its first minute of traffic as the broker's CPU fell
+    # from 0.93 to 0.58 of a core; a fifth of a run as warm-up measured that start-up.
+    warmup = sample_orders(max(plan.headline * plan.seconds, 100), datetime.now(UTC), seed=19)
     measured: dict[str, dict[int, tuple[list[float], float]]] = {}
     for side, transactional in (("raw_e2e", False), ("raw_txn_e2e", True)):
         note(f"end to end: raw loop ({'transactions' if transactional else 'at-least-once'})")

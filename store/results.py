@@ -162,12 +162,13 @@ def outbox_after(conn: Connection, seq: int, limit: int) -> list[OutboxRow]:
     """The next ``limit`` records past ``seq``, in order; through the driver, as the relay
     reads them on every round."""
     mark = placeholder(conn.dialect)
-    rows = conn.exec_driver_sql(
-        "SELECT seq, topic, key, value, headers FROM outbox "  # noqa: S608 - placeholders only
-        f"WHERE seq > {mark} ORDER BY seq LIMIT {mark}",
-        (seq, limit),
-    )
-    return [OutboxRow._make(row) for row in rows]
+    with driver_cursor(conn) as cursor:
+        cursor.execute(
+            "SELECT seq, topic, key, value, headers FROM outbox "  # noqa: S608 - placeholders only
+            f"WHERE seq > {mark} ORDER BY seq LIMIT {mark}",
+            (seq, limit),
+        )
+        return [OutboxRow._make(row) for row in cursor.fetchall()]
 
 
 def prune_outbox(conn: Connection, upto: int) -> None:
