@@ -101,7 +101,7 @@ def build_worker(settings: Settings) -> Worker:
         )
         for stream in handled
     ]
-    # Set by each claim or settle of this worker that wrote to the outbox.
+    # Set by each settle of this worker that wrote to the outbox.
     wrote = asyncio.Event()
     engines = [Engine(processor, wrote.set) for processor in processors]
     workers = settings.workers
@@ -149,8 +149,9 @@ def build_worker(settings: Settings) -> Worker:
 
     async def publish() -> None:
         """Run the relay while this worker leads the group (a new leader fences an old
-        one): at once after each claim or settle of this worker that wrote to the outbox,
-        and every ``publish_interval_seconds`` for what the group's other workers wrote."""
+        one): at once after each settle of this worker that wrote to the outbox, and every
+        ``publish_interval_seconds`` for what else is there (claims' changes, and what the
+        group's other workers wrote)."""
         while True:
             wrote.clear()  # before the round: what commits during it starts the next one
             if app.is_leader():

@@ -103,8 +103,10 @@ class Engine:
     ) -> None:
         self.processor = processor
         self._store = processor.context.store
-        # Called once a claim or a settle that wrote to the outbox committed (the relay
-        # publishes it at once).
+        # Called once a settle that wrote to the outbox committed (the relay publishes it at
+        # once). A claim's changes (jobs now processing) wait for the round after it: their
+        # jobs' settle, mostly, a few ms later, or the relay's timer for a long job; a
+        # round of their own took the relay from the settle that followed.
         self._wrote = wrote
         stream = processor.context.stream
         self._name = stream.name
@@ -261,8 +263,6 @@ class Engine:
             _INFRA_BACKOFF,
             complain,
         )
-        if claimed.fresh:  # their jobs' changes, in the outbox
-            self._wrote()
         skipped: list[Held[_Job]] = []
         for held in arrived:
             job = held.item

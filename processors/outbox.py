@@ -15,8 +15,8 @@ noticed it lost the leadership (its commit fails instead of publishing twice).
 
 The relay publishes in rounds (read what the outbox holds past its progress, publish it
 in one transaction, commit), one after another on a thread of its own that keeps its
-producer: the worker starts a round as soon as one of its claims or settles wrote to the
-outbox, and so a record waits for the transaction before it, never for a timer.
+producer: the worker starts a round as soon as one of its settles wrote to the outbox, and
+so a result waits for the transaction before it, never for a timer.
 
 The same fencing lets a relay give up on a producer stuck in librdkafka: a transaction
 whose coordinator died mid-way can wait in ``send_offsets_to_transaction`` for ever, past
