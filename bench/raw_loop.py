@@ -23,9 +23,11 @@ result store, no ``event_id`` gate. Its settings, and why each:
 - With transactions (effectively once, as conveyor's outbox publishes): one transaction a
   batch, holding its outputs and its offsets (``send_offsets_to_transaction``), committed
   before the next batch is taken; the input is read ``read_committed``. ``retry.backoff.ms``
-  5: a transaction begun while the coordinator still writes the last one's markers has its
-  ``AddOffsetsToTxn`` refused (``CONCURRENT_TRANSACTIONS``), and librdkafka retries it after
-  ``retry.backoff.ms``, 100 ms by default, so back-to-back transactions paid ~100 ms each.
+  1 doubling up to ``retry.backoff.max.ms`` 5, as conveyor's relay: a transaction begun
+  while the coordinator still writes the last one's markers has its ``AddOffsetsToTxn``
+  refused (``CONCURRENT_TRANSACTIONS``), and librdkafka retries it after
+  ``retry.backoff.ms``, 100 ms by default and doubling up to 1 s, so back-to-back
+  transactions paid ~100 ms each.
 """
 
 from __future__ import annotations
@@ -88,7 +90,11 @@ def _consume_transform_produce(
     )
     consumer.subscribe([stream.topic])
     transaction = (
-        {"transactional.id": f"{group}.{uuid.uuid4().hex[:8]}", "retry.backoff.ms": "5"}
+        {
+            "transactional.id": f"{group}.{uuid.uuid4().hex[:8]}",
+            "retry.backoff.ms": "1",
+            "retry.backoff.max.ms": "5",
+        }
         if transactional
         else {}
     )
