@@ -192,6 +192,9 @@ class Engine:
             if task is not None:
                 task.cancel()
         await asyncio.gather(*(h.item.task for h in dropped if h.item.task), return_exceptions=True)
+        # What was forgotten made room as a settle does: an agent waiting for room would
+        # otherwise wait for ever once every record it waited on was dropped.
+        self._make_room()
         await self._until(
             lambda: not self._finished and not any(mine(h) for h in self._book.unsettled())
         )
@@ -409,6 +412,9 @@ class Engine:
         for done in released:
             if done.item.ack is not None:
                 done.item.ack()
+        self._make_room()
+        self._progressed.set()
+
+    def _make_room(self) -> None:
         if len(self._book) < self._limit:
             self._room.set()
-        self._progressed.set()

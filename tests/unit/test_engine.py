@@ -151,6 +151,22 @@ def test_stopping_gives_up_jobs_past_the_grace_unsettled_and_unacked() -> None:
     asyncio.run(story())
 
 
+def test_jobs_given_up_at_a_revoke_leave_room_for_the_next_records() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed", concurrency=2)
+        engine = _engine(processor)
+        engine.accept(_record(0, "k", "stuck-0"), lambda: None)
+        engine.accept(_record(1, "k", "stuck-1"), lambda: None)
+        await _until(lambda: len(processor.started) == 2)
+        await engine.stop(None, grace=0)
+        assert len(engine) == 0
+        async with asyncio.timeout(5):
+            await engine.room()  # the agent's next batch goes in
+        engine.close()
+
+    asyncio.run(story())
+
+
 def test_no_more_jobs_run_at_once_than_the_streams_concurrency() -> None:
     async def story() -> None:
         processor = _Processor("relaxed", concurrency=2)
