@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 
 from conveyor.common.backoff import Backoff
 from conveyor.kafka.events import Consumed
@@ -113,7 +114,9 @@ class WaitingTier:
                 exc,
             )
 
-        await until_done(lambda: asyncio.to_thread(self._append, rows), _STORE_BACKOFF, complain)
+        await until_done(
+            lambda: self._store.write(partial(self._append, rows)), _STORE_BACKOFF, complain
+        )
 
     def _append(self, rows: list[OutboxValues]) -> None:
         with self._store.engine.begin() as conn:

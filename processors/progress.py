@@ -109,6 +109,6 @@ class ProgressWriter:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await asyncio.to_thread(self.flush)
+                await self._store.write(self.flush)
             except Exception as exc:
                 log.warning("progress not written; dropped error=%r", exc)

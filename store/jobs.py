@@ -107,7 +107,9 @@ class JobStore:
         # taken sleeps in SQLite's busy handler, 1, 2, 5, 10, 15 ms... between tries, not
         # until the lock is free: a worker's claim and settle, in two threads, kept waking
         # late for each other (a 10-job claim took 6 ms p50, a settle 8; in one thread,
-        # 1.3 and 2.9). PostgreSQL writes side by side: the default executor.
+        # 1.3 and 2.9). So a process's writes on its hot paths (a worker's claims, settles,
+        # tier moves and progress, the API's queued rows) queue for one thread. PostgreSQL
+        # writes side by side: the default executor.
         self._writer: ThreadPoolExecutor | None = None
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
