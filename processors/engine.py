@@ -48,12 +48,18 @@ from functools import partial
 from typing import cast
 
 from conveyor.common.backoff import Backoff
-from conveyor.kafka.events import Consumed, Event, event_log_fields
+from conveyor.kafka.events import Consumed, Event
 from conveyor.processors.completion import until_done
 from conveyor.processors.inflight import Held, InFlight, Partition
-from conveyor.processors.stream_processor import Outcome, SettledBatch, StreamProcessor
+from conveyor.processors.stream_processor import (
+    Outcome,
+    SettledBatch,
+    StreamProcessor,
+    log_copy,
+)
 from conveyor.schemas.exceptions import DecodeError
 from conveyor.store import JobStatus
+from conveyor.store.results import Claim
 
 __all__ = ["Engine"]
 
@@ -261,25 +267,21 @@ class Engine:
                 exc,
             )
 
-        claimed = await until_done(
-            lambda: self._store.write(partial(self.processor.claim, events)),
-            _INFRA_BACKOFF,
-            complain,
-        )
+        if self.processor.claims:
+            claimed = await until_done(
+                lambda: self._store.write(partial(self.processor.claim, events)),
+                _INFRA_BACKOFF,
+                complain,
+            )
+        else:  # a pure handler's: its settle is the gate (``Handler.pure``)
+            claimed = Claim(set(first), {})
         skipped: list[Held[_Job]] = []
         for held in arrived:
             job = held.item
             assert job.event is not None
             event_id = job.event.event_id
             if event_id in claimed.copies:
-                log.warning(
-                    "event not applied: its event_id belongs to a job of stream %s "
-                    "event_id=%s at=%s",
-                    claimed.copies[event_id],
-                    event_id,
-                    job.event.where,
-                    extra=event_log_fields(job.event),
-                )
+                log_copy(job.event, claimed.copies[event_id])
             if first.get(event_id) is not held or event_id not in claimed.fresh:
                 skipped.append(held)
             elif job.error is not None:

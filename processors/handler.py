@@ -14,7 +14,7 @@ import importlib
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 
@@ -126,6 +126,14 @@ class HandlerContext:
 
 class Handler:
     """Base of every handler: ``process`` each event, optionally ``apply`` aggregate state."""
+
+    # Whether ``process`` only computes: no message, call or write leaves it but its
+    # return value (and ``apply``'s, inside the settle). A pure handler's jobs are not
+    # claimed before they run; the settle's gate alone applies each event once, as it
+    # would have had a claim let two runs through. One store transaction a batch, not
+    # two, and a result sooner; in exchange its jobs show no ``processing`` status, and a
+    # redelivered event is computed again before the gate sets it aside.
+    pure: ClassVar[bool] = False
 
     def __init__(self, context: HandlerContext) -> None:
         self.context = context

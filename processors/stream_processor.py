@@ -6,7 +6,8 @@ aggregates, retries and dead letters of the events that moved are written with
 them, for the outbox relay to publish. Before any handler runs, the batch claims its
 jobs in a transaction of its own: an event whose job is already final (a redelivery
 after a crash, a rebalance, a replay, a retried POST) is skipped, and one whose
-``event_id`` another stream's job owns is recorded as a copy and never applied.
+``event_id`` another stream's job owns is recorded as a copy and never applied. A pure
+handler's jobs (``Handler.pure``) skip the claim: their settle is the gate's one step.
 Offsets are committed only after the batch is settled (Faust acks a ``take`` batch once
 the agent asks for the next), so a crash can only redeliver.
 """
@@ -51,7 +52,7 @@ from conveyor.store import JobRecord, JobStatus
 from conveyor.store.jobs import FINAL_STATUSES
 from conveyor.store.results import Claim, OutboxValues, append_outbox, claim, transition
 
-__all__ = ["BatchObserver", "Outcome", "SettledBatch", "StreamProcessor"]
+__all__ = ["BatchObserver", "Outcome", "SettledBatch", "StreamProcessor", "log_copy"]
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,11 @@ class StreamProcessor:
             job.stop.set()
             raise TimeoutError(f"the job ran past its timeout of {self._timeout} s") from exc
 
+    @property
+    def claims(self) -> bool:
+        """Whether its jobs are claimed before they run (all but a pure handler's)."""
+        return not self._handler.pure
+
     def claim(self, events: list[Event]) -> Claim:
         """Claim the events' jobs, in a transaction of its own: it commits before any of
         their handlers starts an effect (see ``store/results.py``)."""
@@ -216,6 +222,8 @@ class StreamProcessor:
     def settle(self, outcomes: list[Outcome]) -> set[str]:
         """Settle ``outcomes`` in one transaction; returns the event ids whose jobs moved."""
         now = datetime.now(UTC)
+        # Unclaimed (a pure handler's), a job's row has not yet said when and where it ran.
+        worker = None if self.claims else worker_name()
         jobs = [
             self._job(
                 o.event,
@@ -224,6 +232,8 @@ class StreamProcessor:
                 now,
                 result=o.processed.result if o.processed else None,
                 error=f"{type(o.error).__name__}: {o.error}" if o.error else None,
+                started_at=None if worker is None else _started_at(o, now),
+                worker=worker,
             )
             for o in outcomes
         ]
@@ -231,8 +241,12 @@ class StreamProcessor:
             name: cloudevent_headers(f"/conveyor/{self._stream.name}/{name}", ce_type, now)
             for name, ce_type in self._ce_types.items()
         }
+        copies: dict[str, str] = {}
         with self.context.store.engine.begin() as conn:
-            moved = transition(conn, jobs)
+            if self.claims:
+                moved = transition(conn, jobs)
+            else:
+                moved, copies = claim(conn, jobs)
             records: list[OutboxRecord] = []
             applied: list[tuple[Event, Processed]] = []
             for o in outcomes:
@@ -248,6 +262,8 @@ class StreamProcessor:
             changes = self._changes([o.event for o in outcomes], jobs, moved)
             append_outbox(conn, [*(r.row() for r in records), *changes])
         for o in outcomes:
+            if o.event.event_id in copies:
+                log_copy(o.event, copies[o.event.event_id])
             if o.error is not None and o.event.event_id in moved:
                 log.warning(
                     "event not applied event_id=%s at=%s status=%s attempts=%d error=%r",
@@ -347,3 +363,20 @@ class StreamProcessor:
             topic = self._stream.dlq_topic
         headers = failure_headers(event, outcome.attempts, error, now, outcome.retry_at)
         return OutboxRecord(topic, event.key, event.raw, headers)
+
+
+def log_copy(event: Event, owner: str) -> None:
+    """Say that ``event`` was not applied: its id belongs to a job of stream ``owner``."""
+    log.warning(
+        "event not applied: its event_id belongs to a job of stream %s event_id=%s at=%s",
+        owner,
+        event.event_id,
+        event.where,
+        extra=event_log_fields(event),
+    )
+
+
+def _started_at(outcome: Outcome, now: datetime) -> datetime:
+    if not outcome.began_ns:  # it never ran (undecodable)
+        return now
+    return datetime.fromtimestamp(outcome.began_ns / 1e9, UTC)

@@ -63,6 +63,8 @@ def enrich(order: dict[str, Any]) -> dict[str, Any]:
 
 
 class OrderHandler(Handler):
+    pure = True  # enriching computes; the revenue is kept in apply()
+
     async def process(self, event: Event) -> Processed:
         enriched = enrich(event.value)
         result = {

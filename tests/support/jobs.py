@@ -68,6 +68,8 @@ def release(data_dir: Path, event_id: str) -> None:
 class _Held(Handler):
     """Reports half way, then waits (in steps) for the test's release."""
 
+    pure = False  # its jobs are watched while they run: claimed, processing, progress
+
     def _marks(self) -> Marks:
         return Marks(self.context.settings.data_dir)
 

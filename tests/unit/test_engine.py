@@ -24,7 +24,14 @@ _STORE = JobStore("sqlite://")
 class _Processor:
     """Decodes a record's value as its event id; each job waits for its gate to open."""
 
-    def __init__(self, ordering: str, done: set[str] | None = None, concurrency: int = 100) -> None:
+    def __init__(
+        self,
+        ordering: str,
+        done: set[str] | None = None,
+        concurrency: int = 100,
+        *,
+        claims: bool = True,
+    ) -> None:
         stream = parse_stream(
             "things",
             {
@@ -40,6 +47,8 @@ class _Processor:
         self.settled: list[str] = []
         self.outcomes: dict[str, JobStatus] = {}
         self.done = done or set()
+        self.claims = claims
+        self.claimed: list[str] = []
 
     def decode(self, record: Consumed) -> tuple[Event, DecodeError | None]:
         assert record.value is not None
@@ -47,6 +56,7 @@ class _Processor:
         return event_from(record, value), None
 
     def claim(self, events: list[Event]) -> Claim:
+        self.claimed += [e.event_id for e in events]
         return Claim({e.event_id for e in events if e.event_id not in self.done}, {})
 
     async def attempt(self, event: Event) -> Outcome:
@@ -57,7 +67,7 @@ class _Processor:
     def settle(self, outcomes: list[Outcome]) -> set[str]:
         self.settled += [o.event.event_id for o in outcomes]
         self.outcomes.update((o.event.event_id, o.status) for o in outcomes)
-        return {o.event.event_id for o in outcomes}
+        return {o.event.event_id for o in outcomes} - self.done
 
     def observe(self, settled: SettledBatch) -> None:
         pass
@@ -128,6 +138,24 @@ def test_a_job_already_final_is_acked_without_running() -> None:
         engine.accept(_record(0, "k", "old"), lambda: acked.append(0))
         await _until(lambda: acked == [0])
         assert processor.started == []
+        engine.close()
+
+    asyncio.run(story())
+
+
+def test_a_pure_handlers_jobs_run_unclaimed_and_the_settle_sets_the_final_one_aside() -> None:
+    async def story() -> None:
+        processor = _Processor("relaxed", done={"old"}, claims=False)
+        engine = _engine(processor)
+        acked: list[int] = []
+        engine.accept(_record(0, "k", "old"), lambda: acked.append(0))
+        engine.accept(_record(1, "k", "new"), lambda: acked.append(1))
+        processor.open("old")
+        processor.open("new")
+        await _until(lambda: acked == [0, 1])
+        assert processor.claimed == []
+        assert sorted(processor.started) == ["new", "old"]  # computed again, then set aside
+        assert sorted(processor.settled) == ["new", "old"]
         engine.close()
 
     asyncio.run(story())
