@@ -85,6 +85,11 @@ def test_5000_orders_are_enriched_once_and_revenue_per_minute_adds_up(pipeline: 
 
     assert job_statuses(pipeline.settings) == {"succeeded": 5_000}
     _orders_applied_once(pipeline, orders, ids)
+    for event_id in ids[::1_000]:
+        job = pipeline.api.get(f"/v1/jobs/{event_id}").json()
+        # Never claimed (a pure handler's), each job still says when and where it ran.
+        assert job["started_at"]
+        assert job["worker"].rpartition(":")[2].isdigit()
 
 
 def test_each_notification_is_one_email_with_its_event_id(pipeline: Pipeline) -> None:
